@@ -1,0 +1,1 @@
+"""Embedded default adapters: what runs with no external service configured."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy adapter: engine, models, repositories and the unit of work."""

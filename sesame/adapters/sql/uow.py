@@ -1,0 +1,62 @@
+"""The SQL unit of work: one session, one transaction, every repository on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session
+
+from sesame.adapters.sql.db import Database
+from sesame.adapters.sql.repositories.audit import SqlAuditRepository
+from sesame.adapters.sql.repositories.flows import SqlFlowRepository
+from sesame.adapters.sql.repositories.outbox import SqlOutboxRepository
+from sesame.adapters.sql.repositories.tenants import SqlTenantRepository
+
+
+class SqlUnitOfWork:
+    """``with uow: ...; uow.commit()``: leaving the block without commit rolls back."""
+
+    def __init__(self, database: Database, *, readonly: bool = False) -> None:
+        self._database = database
+        self._readonly = readonly
+        self.session: Session | None = None
+
+    def __enter__(self) -> Self:
+        self.session = self._database.session(readonly=self._readonly)
+        self.tenants = SqlTenantRepository(self.session)
+        self.flows = SqlFlowRepository(self.session)
+        self.outbox = SqlOutboxRepository(self.session)
+        self.audit = SqlAuditRepository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.session is not None
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None
+
+    def commit(self) -> None:
+        assert self.session is not None, "commit outside 'with'"
+        if self._readonly:
+            raise RuntimeError("commit on a read-only unit of work")
+        self.session.commit()
+
+    def rollback(self) -> None:
+        assert self.session is not None
+        self.session.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.database, readonly=readonly)

@@ -1,0 +1,1 @@
+"""The agents' use cases: queues, cases, decisions."""

@@ -1,0 +1,85 @@
+"""The composition root: picks an adapter for every port from the settings.
+
+The web app, the CLI and the tests build their services here, so that one place decides
+"SQLite or PostgreSQL, database or Redis counters, embedded store or SMTP".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sesame.adapters.clock import SystemClock
+from sesame.adapters.sql.db import Database
+from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
+from sesame.config import Settings
+from sesame.ports import Clock, Counters, LetterPrinter, Mailer, SmsSender
+from sesame.services.tenants import TenantService
+
+
+@dataclass
+class Channels:
+    mailer: Mailer
+    sms: SmsSender
+    letters: LetterPrinter
+
+
+@dataclass
+class Container:
+    """Every long-lived object of one process."""
+
+    settings: Settings
+    database: Database
+    uow: SqlUnitOfWorkFactory
+    clock: Clock
+    counters: Counters
+    channels: Channels
+    secret_key: str = field(repr=False)
+
+    @property
+    def tenants(self) -> TenantService:
+        return TenantService(self.uow, self.clock)
+
+    def close(self) -> None:
+        close = getattr(self.counters, "close", None)
+        if close is not None:
+            close()
+        self.database.dispose()
+
+
+def build_counters(settings: Settings, database: Database) -> Counters:
+    if settings.redis_url:
+        from sesame.adapters.redis_counters import RedisCounters
+
+        return RedisCounters(settings.redis_url)
+    from sesame.adapters.sql.counters import SqlCounters
+
+    return SqlCounters(database)
+
+
+def build_channels(settings: Settings, database: Database) -> Channels:
+    from sesame.adapters.embedded.channels import EmbeddedLetterPrinter, EmbeddedMailer, EmbeddedSmsSender
+
+    mailer: Mailer = EmbeddedMailer(settings.var_dir)
+    if settings.smtp_url:
+        from sesame.adapters.smtp import SmtpMailer
+
+        mailer = SmtpMailer(settings.smtp_url, settings.smtp_sender)
+    sms: SmsSender = EmbeddedSmsSender(settings.var_dir)
+    if settings.sms_url:
+        from sesame.adapters.sms_http import HttpSmsSender
+
+        sms = HttpSmsSender(settings.sms_url)
+    return Channels(mailer=mailer, sms=sms, letters=EmbeddedLetterPrinter(settings.var_dir))
+
+
+def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+    database = Database(settings.resolved_database_url())
+    return Container(
+        settings=settings,
+        database=database,
+        uow=SqlUnitOfWorkFactory(database),
+        clock=clock or SystemClock(),
+        counters=build_counters(settings, database),
+        channels=build_channels(settings, database),
+        secret_key=settings.resolved_secret_key(),
+    )

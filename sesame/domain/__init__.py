@@ -1,0 +1,1 @@
+"""The domain: pure Python, no HTTP, no SQL, no wall clock."""

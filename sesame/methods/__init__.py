@@ -1,0 +1,1 @@
+"""Credential strategies a flow can offer (password, keypad, codes, app, TOTP, passkey): one module each."""

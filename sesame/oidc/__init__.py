@@ -1,0 +1,1 @@
+"""OpenID Connect provider: one module per specification."""

@@ -1,0 +1,160 @@
+"""Ports: the Protocols that services depend on and adapters implement.
+
+Services never import an adapter; the composition root (``sesame.bootstrap``) picks the
+adapter for each port from the settings: the embedded default (SQLite, outbox table, local
+stores) or the production one (PostgreSQL, Redis, SMTP, an SMS HTTP provider).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from sesame.domain.audit import AuditEvent, AuditRecord
+from sesame.domain.flows import FlowRecord
+from sesame.domain.messages import EmailMessage, Letter, OutboundMessage, SmsMessage, StoredMessage
+from sesame.domain.tenants import Tenant, TenantPolicy
+
+# -- time -------------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """The time, injected so that expiry, lockout and retention can be tested without waiting."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+# -- repositories -------------------------------------------------------------------------------
+
+
+class TenantRepository(Protocol):
+    def get_by_slug(self, slug: str) -> Tenant | None: ...
+
+    def get(self, tenant_id: int) -> Tenant | None: ...
+
+    def list(self) -> Sequence[Tenant]: ...
+
+    def add(self, slug: str, name: str, policy: TenantPolicy, now: datetime) -> Tenant: ...
+
+    def update_policy(self, tenant_id: int, policy: TenantPolicy, now: datetime) -> Tenant: ...
+
+
+class FlowRepository(Protocol):
+    def get(self, flow_id: str) -> FlowRecord | None: ...
+
+    def add(self, flow: FlowRecord) -> None: ...
+
+    def save(self, flow: FlowRecord) -> None:
+        """Store a changed flow; raises ``FlowStateError`` if someone else changed it first."""
+        ...
+
+    def delete_expired(self, before: datetime) -> int: ...
+
+
+class OutboxRepository(Protocol):
+    """The transactional outbox: messages written with the change that causes them."""
+
+    def add(self, message: OutboundMessage) -> int: ...
+
+    def claim_due(self, now: datetime, limit: int, lease_seconds: int, owner: str) -> Sequence[StoredMessage]:
+        """Lease up to ``limit`` due messages to ``owner`` (safe with several workers)."""
+        ...
+
+    def mark_sent(self, message_id: int, now: datetime) -> None: ...
+
+    def mark_failed(self, message_id: int, now: datetime, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt; ``retry_at`` None means no more attempts (dead)."""
+        ...
+
+    def list(self, limit: int = 100, tenant_id: int | None = None) -> Sequence[StoredMessage]: ...
+
+    def get(self, message_id: int) -> StoredMessage | None: ...
+
+
+class AuditRepository(Protocol):
+    def append(self, event: AuditEvent) -> AuditRecord:
+        """Append one event at the end of its tenant's hash chain."""
+        ...
+
+    def chain(self, tenant_id: int | None, after_seq: int = 0, limit: int = 1000) -> Sequence[AuditRecord]:
+        """Records of one tenant's chain (``None``: the server-wide chain) in order."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: every repository sees the same one; leaving without commit rolls back."""
+
+    tenants: TenantRepository
+    flows: FlowRepository
+    outbox: OutboxRepository
+    audit: AuditRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork: ...
+
+
+# -- counters (rate limits, lockouts) ------------------------------------------------------------
+
+
+class Counters(Protocol):
+    """Counters shared by every worker process and node, exact under concurrency.
+
+    The embedded adapter keeps them in the database; the Redis adapter takes over when
+    ``SESAME_REDIS_URL`` is set. Nothing here may live in one process's memory.
+    """
+
+    def increment(self, key: str, window_seconds: int, now: datetime, amount: int = 1) -> int:
+        """Add ``amount`` to the counter (created if absent or expired, expiring ``window_seconds``
+        after its creation) and return the new value, atomically."""
+        ...
+
+    def get(self, key: str, now: datetime) -> int:
+        """The counter's current value, 0 when absent or expired."""
+        ...
+
+    def reset(self, key: str) -> None: ...
+
+    def set_until(self, key: str, value: int, until: datetime, now: datetime) -> None:
+        """Store ``value`` until ``until`` (used for suspensions)."""
+        ...
+
+    def expires_at(self, key: str, now: datetime) -> datetime | None:
+        """When the counter expires, or None if absent."""
+        ...
+
+
+# -- messaging channels ------------------------------------------------------------------------
+
+
+class Mailer(Protocol):
+    async def send_email(self, message: EmailMessage) -> None:
+        """Hand one email to the mail system; raise on failure (the worker retries)."""
+        ...
+
+
+class SmsSender(Protocol):
+    async def send_sms(self, message: SmsMessage) -> None: ...
+
+
+class LetterPrinter(Protocol):
+    async def print_letter(self, letter: Letter) -> None:
+        """Send a postal letter (its PDF) to the printer or the embedded store."""
+        ...

@@ -1,0 +1,1 @@
+"""Use cases: load, call the domain, save, emit messages and audit events, in one transaction."""

@@ -1,0 +1,82 @@
+"""The demo data: one tenant per seed system, so a newcomer has something to try at once.
+
+``sesame demo load`` is idempotent: tenants that exist are brought back to the demo policy,
+missing ones are created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sesame.domain.tenants import (
+    Branding,
+    CredentialKind,
+    IdentifierKind,
+    IdentityPolicy,
+    LockoutPolicy,
+    PasswordPolicy,
+    TenantPolicy,
+)
+from sesame.services.tenants import TenantService
+
+
+@dataclass(frozen=True, slots=True)
+class DemoTenant:
+    slug: str
+    name: str
+    policy: TenantPolicy
+
+
+DEMO_TENANTS: tuple[DemoTenant, ...] = (
+    DemoTenant(
+        slug="laposte",
+        name="La Poste",
+        policy=TenantPolicy(
+            identifier=IdentifierKind.EMAIL,
+            credentials=(CredentialKind.PASSWORD, CredentialKind.APP),
+            # Seed 001: at least 8 characters with an upper case letter, a lower case letter and a digit.
+            password=PasswordPolicy(min_length=8, require_upper=True, require_lower=True, require_digit=True),
+            lockout=LockoutPolicy(max_failures=5, suspension_seconds=15 * 60),
+            identity=IdentityPolicy(enabled=True),
+            branding=Branding(display_name="La Poste", primary_color="#003da5", accent_color="#ffc83d",
+                              logo_text="La Poste"),
+        ),
+    ),
+    DemoTenant(
+        slug="banque",
+        name="La Banque Postale",
+        policy=TenantPolicy(
+            identifier=IdentifierKind.CUSTOMER_NUMBER,
+            credentials=(CredentialKind.KEYPAD_CODE,),
+            # Seed 002: three failures suspend access for one hour.
+            lockout=LockoutPolicy(max_failures=3, failure_window_seconds=3600, suspension_seconds=3600,
+                                  max_suspensions=10),
+            branding=Branding(display_name="La Banque Postale", primary_color="#12365f", accent_color="#f5a300",
+                              logo_text="La Banque Postale"),
+        ),
+    ),
+    DemoTenant(
+        slug="poste-ch",
+        name="Poste CH",
+        policy=TenantPolicy(
+            identifier=IdentifierKind.EMAIL,
+            credentials=(CredentialKind.PASSWORD, CredentialKind.TOTP, CredentialKind.PASSKEY),
+            password=PasswordPolicy(),  # NIST SP 800-63B-4: length first
+            branding=Branding(display_name="Poste CH", primary_color="#1a1a1a", accent_color="#ffcc00",
+                              logo_text="Poste CH"),
+        ),
+    ),
+)
+
+
+def load_demo(tenants: TenantService) -> list[tuple[str, str]]:
+    """Create or reset the demo tenants; returns (slug, "created" | "updated") pairs."""
+    outcome: list[tuple[str, str]] = []
+    for demo in DEMO_TENANTS:
+        if tenants.find(demo.slug) is None:
+            tenants.create(demo.slug, demo.name, demo.policy, actor="demo")
+            outcome.append((demo.slug, "created"))
+        else:
+            tenants.update_policy(demo.slug, demo.policy.model_dump(mode="json"), actor="demo")
+            outcome.append((demo.slug, "updated"))
+    return outcome

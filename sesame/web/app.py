@@ -1,0 +1,60 @@
+"""The application factory: wires middleware, routers and error handlers around a container."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from sesame import __version__
+from sesame.bootstrap import Container, build_container
+from sesame.config import Settings, get_settings
+
+
+def create_app(container: Container | None = None, *, settings: Settings | None = None) -> FastAPI:
+    container = container or build_container(settings or get_settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker_task: asyncio.Task[None] | None = None
+        if container.settings.outbox_worker:
+            from sesame.services.outbox_worker import run_forever
+
+            worker_task = asyncio.create_task(run_forever(container))
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+
+    app = FastAPI(
+        title="Sésame",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.container = container
+
+    from sesame.web import errors, middleware
+    from sesame.web.api import health
+    from sesame.web.pages import dev_outbox, flows, home
+
+    errors.install(app)
+    app.include_router(health.router)
+    if container.settings.dev_mode:
+        app.include_router(dev_outbox.router)
+    app.include_router(flows.router)
+    app.include_router(home.router)  # last: its /{tenant} routes are the catch-all
+    middleware.install(app, container)
+    return app
+
+
+def asgi_app() -> FastAPI:
+    """Entry point for ``uvicorn --factory sesame.web.app:asgi_app`` (used by ``sesame serve``)."""
+    return create_app()
