@@ -38,8 +38,9 @@ DEMO_TENANTS: tuple[DemoTenant, ...] = (
             password=PasswordPolicy(min_length=8, require_upper=True, require_lower=True, require_digit=True),
             lockout=LockoutPolicy(max_failures=5, suspension_seconds=15 * 60),
             identity=IdentityPolicy(enabled=True),
-            branding=Branding(display_name="La Poste", primary_color="#003da5", accent_color="#ffc83d",
-                              logo_text="La Poste"),
+            branding=Branding(
+                display_name="La Poste", primary_color="#003da5", accent_color="#ffc83d", logo_text="La Poste"
+            ),
         ),
     ),
     DemoTenant(
@@ -49,10 +50,15 @@ DEMO_TENANTS: tuple[DemoTenant, ...] = (
             identifier=IdentifierKind.CUSTOMER_NUMBER,
             credentials=(CredentialKind.KEYPAD_CODE,),
             # Seed 002: three failures suspend access for one hour.
-            lockout=LockoutPolicy(max_failures=3, failure_window_seconds=3600, suspension_seconds=3600,
-                                  max_suspensions=10),
-            branding=Branding(display_name="La Banque Postale", primary_color="#12365f", accent_color="#f5a300",
-                              logo_text="La Banque Postale"),
+            lockout=LockoutPolicy(
+                max_failures=3, failure_window_seconds=3600, suspension_seconds=3600, max_suspensions=10
+            ),
+            branding=Branding(
+                display_name="La Banque Postale",
+                primary_color="#12365f",
+                accent_color="#f5a300",
+                logo_text="La Banque Postale",
+            ),
         ),
     ),
     DemoTenant(
@@ -62,8 +68,9 @@ DEMO_TENANTS: tuple[DemoTenant, ...] = (
             identifier=IdentifierKind.EMAIL,
             credentials=(CredentialKind.PASSWORD, CredentialKind.TOTP, CredentialKind.PASSKEY),
             password=PasswordPolicy(),  # NIST SP 800-63B-4: length first
-            branding=Branding(display_name="Poste CH", primary_color="#1a1a1a", accent_color="#ffcc00",
-                              logo_text="Poste CH"),
+            branding=Branding(
+                display_name="Poste CH", primary_color="#1a1a1a", accent_color="#ffcc00", logo_text="Poste CH"
+            ),
         ),
     ),
 )

@@ -27,8 +27,9 @@ class TenantService:
         with self._uow() as uow:
             tenant = uow.tenants.add(slug, name.strip(), policy or TenantPolicy(), now)
             uow.audit.append(
-                AuditEvent(tenant_id=tenant.id, type="tenant.created", occurred_at=now, actor=actor,
-                           subject=f"tenant:{slug}")
+                AuditEvent(
+                    tenant_id=tenant.id, type="tenant.created", occurred_at=now, actor=actor, subject=f"tenant:{slug}"
+                )
             )
             uow.commit()
         return tenant
@@ -62,8 +63,14 @@ class TenantService:
                 raise InvalidInput(str(error), field="policy") from error
             updated = uow.tenants.update_policy(tenant.id, policy, now)
             uow.audit.append(
-                AuditEvent(tenant_id=tenant.id, type="tenant.policy_changed", occurred_at=now, actor=actor,
-                           subject=f"tenant:{slug}", details={"changed": sorted(changes)})
+                AuditEvent(
+                    tenant_id=tenant.id,
+                    type="tenant.policy_changed",
+                    occurred_at=now,
+                    actor=actor,
+                    subject=f"tenant:{slug}",
+                    details={"changed": sorted(changes)},
+                )
             )
             uow.commit()
         return updated

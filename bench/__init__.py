@@ -1,0 +1,1 @@
+"""Benchmarks: each prints figures and ratios; run them with `.venv/bin/python bench/<name>.py`."""

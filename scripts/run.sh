@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make run`: migrate the database (SQLite under var/ unless SESAME_DATABASE_URL says otherwise),
+# load the demo tenants, and serve on http://127.0.0.1:8000 in dev mode. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SESAME_DEV_MODE="${SESAME_DEV_MODE:-1}"
+BIN=.venv/bin
+"$BIN/sesame" db upgrade
+"$BIN/sesame" demo load
+echo
+echo "Demo tenants:"
+"$BIN/sesame" tenant list
+echo "Dev inbox (every email, SMS and letter): ${SESAME_BASE_URL:-http://127.0.0.1:8000}/_dev/outbox"
+echo
+exec "$BIN/sesame" serve --host "${SESAME_HOST:-127.0.0.1}" --port "${SESAME_PORT:-8000}"

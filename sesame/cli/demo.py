@@ -1,0 +1,23 @@
+"""``sesame demo``: the demo tenants (and, as features land, demo accounts)."""
+
+from __future__ import annotations
+
+import typer
+
+from sesame.cli.common import JsonOption, container, domain_errors, print_json
+from sesame.services.demo import load_demo
+
+app = typer.Typer(help="Demo data for trying Sésame at once.", no_args_is_help=True)
+
+
+@app.command()
+def load(json_output: bool = JsonOption) -> None:
+    """Create the demo tenants laposte, banque and poste-ch (idempotent)."""
+    with container() as built, domain_errors():
+        outcome = load_demo(built.tenants)
+        base_url = built.settings.base_url
+    if json_output:
+        print_json([{"tenant": slug, "result": result, "url": f"{base_url}/{slug}"} for slug, result in outcome])
+        return
+    for slug, result in outcome:
+        typer.echo(f"{slug:10} {result:8} {base_url}/{slug}")
