@@ -9,11 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sesame.adapters.clock import SystemClock
+from sesame.adapters.hashing import Argon2PasswordHasher, HmacKeyedHasher
+from sesame.adapters.password_blocklist import ShippedPasswordBlocklist
 from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.config import Settings
-from sesame.ports import Clock, Counters, LetterPrinter, Mailer, SmsSender
+from sesame.domain.passwords import PasswordBlocklist
+from sesame.ports import Clock, Counters, KeyedHasher, LetterPrinter, Mailer, PasswordHasher, SmsSender
+from sesame.services.accounts import AccountService
+from sesame.services.authentication import PasswordAuthenticator
+from sesame.services.passwords import PasswordRules
+from sesame.services.sessions import SessionService
 from sesame.services.tenants import TenantService
+from sesame.services.tokens import OneTimeTokens
 
 
 @dataclass
@@ -33,11 +41,34 @@ class Container:
     clock: Clock
     counters: Counters
     channels: Channels
+    hasher: PasswordHasher
+    keyed: KeyedHasher
+    blocklist: PasswordBlocklist
     secret_key: str = field(repr=False)
 
     @property
     def tenants(self) -> TenantService:
         return TenantService(self.uow, self.clock)
+
+    @property
+    def password_rules(self) -> PasswordRules:
+        return PasswordRules(self.blocklist)
+
+    @property
+    def accounts(self) -> AccountService:
+        return AccountService(self.uow, self.clock, self.hasher, self.password_rules, self.counters)
+
+    @property
+    def authenticator(self) -> PasswordAuthenticator:
+        return PasswordAuthenticator(self.uow, self.clock, self.counters, self.hasher)
+
+    @property
+    def sessions(self) -> SessionService:
+        return SessionService(self.uow, self.clock)
+
+    @property
+    def tokens(self) -> OneTimeTokens:
+        return OneTimeTokens(self.keyed)
 
     def close(self) -> None:
         close = getattr(self.counters, "close", None)
@@ -74,6 +105,7 @@ def build_channels(settings: Settings, database: Database) -> Channels:
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     database = Database(settings.resolved_database_url())
+    secret_key = settings.resolved_secret_key()
     return Container(
         settings=settings,
         database=database,
@@ -81,5 +113,12 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         clock=clock or SystemClock(),
         counters=build_counters(settings, database),
         channels=build_channels(settings, database),
-        secret_key=settings.resolved_secret_key(),
+        hasher=Argon2PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_cost,
+            parallelism=settings.argon2_parallelism,
+        ),
+        keyed=HmacKeyedHasher(secret_key),
+        blocklist=ShippedPasswordBlocklist(),
+        secret_key=secret_key,
     )

@@ -12,7 +12,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from sesame.domain.audit import AuditEvent, AuditRecord
+from sesame.domain.accounts import Account, AccountToken, BrowserSession, Credential, TokenPurpose
+from sesame.domain.audit import AuditEvent, AuditRecord, ChainHead
 from sesame.domain.flows import FlowRecord
 from sesame.domain.messages import EmailMessage, Letter, OutboundMessage, SmsMessage, StoredMessage
 from sesame.domain.tenants import Tenant, TenantPolicy
@@ -58,7 +59,9 @@ class FlowRepository(Protocol):
 class OutboxRepository(Protocol):
     """The transactional outbox: messages written with the change that causes them."""
 
-    def add(self, message: OutboundMessage) -> int: ...
+    def add(self, message: OutboundMessage, now: datetime) -> int:
+        """Store a message to deliver at ``now`` (or at its ``not_before``); returns its id."""
+        ...
 
     def claim_due(self, now: datetime, limit: int, lease_seconds: int, owner: str) -> Sequence[StoredMessage]:
         """Lease up to ``limit`` due messages to ``owner`` (safe with several workers)."""
@@ -68,6 +71,10 @@ class OutboxRepository(Protocol):
 
     def mark_failed(self, message_id: int, now: datetime, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt; ``retry_at`` None means no more attempts (dead)."""
+        ...
+
+    def scrub(self, message_id: int) -> None:
+        """Forget a delivered message's bodies and PDF (they held a secret such as a code)."""
         ...
 
     def list(self, limit: int = 100, tenant_id: int | None = None) -> Sequence[StoredMessage]: ...
@@ -84,11 +91,76 @@ class AuditRepository(Protocol):
         """Records of one tenant's chain (``None``: the server-wide chain) in order."""
         ...
 
+    def head(self, tenant_id: int | None) -> ChainHead | None:
+        """Where the chain ends, as its head row says (None: nothing appended yet)."""
+        ...
+
+    def chains(self) -> Sequence[int | None]:
+        """Every chain that has a head or a record (``None``: the server-wide chain first)."""
+        ...
+
+    def recent(
+        self, limit: int, *, tenant_ids: Sequence[int | None] | None = None, type: str | None = None
+    ) -> Sequence[AuditRecord]:
+        """The latest records, newest first, of the given chains (``None``: every chain)."""
+        ...
+
+
+class AccountRepository(Protocol):
+    """Accounts with their credentials, browser sessions and one-time tokens."""
+
+    def get(self, account_id: int, *, for_update: bool = False) -> Account | None: ...
+
+    def by_email(self, tenant_id: int, email: str) -> Account | None: ...
+
+    def by_customer_number(self, tenant_id: int, number: str) -> Account | None: ...
+
+    def add(self, account: Account) -> Account:
+        """Store a new account (its ``id`` is set); ``AlreadyExists`` if the identifier is taken."""
+        ...
+
+    def save(self, account: Account) -> None: ...
+
+    def list(self, tenant_id: int, *, limit: int = 100, offset: int = 0) -> Sequence[Account]: ...
+
+    def credentials(self, account_id: int, kind: str | None = None) -> Sequence[Credential]: ...
+
+    def set_credential(self, account_id: int, kind: str, secret_hash: str, now: datetime) -> Credential: ...
+
+    def rehash_credential(self, credential_id: int, secret_hash: str, now: datetime) -> None: ...
+
+    def touch_credential(self, credential_id: int, now: datetime) -> None: ...
+
+    def add_session(self, browser_session: BrowserSession) -> None: ...
+
+    def get_session(self, session_id: str) -> BrowserSession | None: ...
+
+    def touch_session(self, session_id: str, now: datetime, idle_expires_at: datetime) -> None: ...
+
+    def sessions_of(self, account_id: int, now: datetime) -> Sequence[BrowserSession]: ...
+
+    def end_sessions(
+        self, account_id: int, now: datetime, reason: str, *, only: str | None = None, keep: str | None = None
+    ) -> int: ...
+
+    def add_token(self, token: AccountToken) -> AccountToken: ...
+
+    def token_by_link(self, link_hash: str) -> AccountToken | None: ...
+
+    def latest_token(self, account_id: int, purpose: TokenPurpose) -> AccountToken | None: ...
+
+    def use_token(self, token_id: int, now: datetime) -> bool: ...
+
+    def count_code_attempt(self, token_id: int) -> None: ...
+
+    def revoke_tokens(self, account_id: int, purpose: TokenPurpose, now: datetime) -> None: ...
+
 
 class UnitOfWork(Protocol):
     """One transaction: every repository sees the same one; leaving without commit rolls back."""
 
     tenants: TenantRepository
+    accounts: AccountRepository
     flows: FlowRepository
     outbox: OutboxRepository
     audit: AuditRepository
@@ -138,6 +210,36 @@ class Counters(Protocol):
 
     def expires_at(self, key: str, now: datetime) -> datetime | None:
         """When the counter expires, or None if absent."""
+        ...
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+
+
+class PasswordHasher(Protocol):
+    """Slow, salted hashing of passwords and other guessable secrets (argon2id)."""
+
+    def hash(self, secret: str) -> str: ...
+
+    def verify(self, secret_hash: str, secret: str) -> bool: ...
+
+    def needs_rehash(self, secret_hash: str) -> bool:
+        """True when the hash was made with older parameters than the current settings."""
+        ...
+
+    def dummy_verify(self, secret: str) -> None:
+        """Spend the time of a verification, for unknown accounts (no timing oracle)."""
+        ...
+
+
+class KeyedHasher(Protocol):
+    """Fast keyed hashes (HMAC with a server-side key per purpose): one-time codes, PINs, client
+    secrets. A stolen database alone cannot brute-force a 6-digit code hashed so."""
+
+    def digest(self, purpose: str, message: str) -> str: ...
+
+    def matches(self, purpose: str, message: str, expected: str) -> bool:
+        """Constant-time comparison of ``digest(purpose, message)`` with ``expected``."""
         ...
 
 

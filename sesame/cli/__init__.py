@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sesame.cli import audit, config, db, demo, outbox, serve, tenant
+from sesame.cli import audit, config, db, demo, i18n, outbox, serve, tenant, user
 
 app = typer.Typer(
     name="sesame",
@@ -19,6 +19,8 @@ app.add_typer(tenant.app, name="tenant")
 app.add_typer(config.app, name="config")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(audit.app, name="audit")
+app.add_typer(i18n.app, name="i18n")
+app.add_typer(user.app, name="user")
 
 
 def main() -> None:

@@ -56,8 +56,13 @@ class Flow(Generic[S, C]):
 
 @dataclass(slots=True)
 class StepEnv:
-    """What a step function may use: the open transaction, the time, the tenant, and extras
-    (ports and services a particular flow kind needs, given by the caller)."""
+    """What a step function may use: the unit of work, the time, the tenant, and extras
+    (ports and services a particular flow kind needs, given by the caller).
+
+    The unit of work's transaction begins at its first statement. Do slow work and work with
+    its own transactions (password hashing, counters, other services) before the first use of
+    ``uow``: on SQLite a write transaction holds the database's write lock until it ends.
+    """
 
     uow: UnitOfWork
     now: datetime
@@ -183,16 +188,20 @@ class FlowRunner:
         (a double submit, a stale tab), nothing runs and the current flow is returned.
         """
         now = self._clock.now()
+        with self._uow(readonly=True) as reader:
+            record = self._fetch(reader, definition, tenant, flow_id)
+        record.check_browser(browser_token)
+        record.check_open(now)
+        flow = self._typed(definition, record)
+        if expected_state is not None and expected_state != record.state:
+            return SubmitResult(flow)
+        step = definition.steps.get(flow.state)
+        if step is None:
+            raise FlowStateError(f"flow {definition.kind} takes no input in state {record.state}")
+        # The write transaction starts at the step's first write, not before: a step does its slow
+        # or outside work first (hashing, counters), so no lock is held meanwhile. The version
+        # check in save() then refuses the step if the flow changed since it was read.
         with self._uow() as uow:
-            record = self._fetch(uow, definition, tenant, flow_id)
-            record.check_browser(browser_token)
-            record.check_open(now)
-            flow = self._typed(definition, record)
-            if expected_state is not None and expected_state != record.state:
-                return SubmitResult(flow)
-            step = definition.steps.get(flow.state)
-            if step is None:
-                raise FlowStateError(f"flow {definition.kind} takes no input in state {record.state}")
             env = StepEnv(uow=uow, now=now, tenant=tenant, extras=extras or {})
             result = step(flow, data, env)
             if isinstance(result, Reject):

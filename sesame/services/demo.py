@@ -6,8 +6,10 @@ missing ones are created.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
+from sesame.domain.errors import AlreadyExists
 from sesame.domain.tenants import (
     Branding,
     CredentialKind,
@@ -17,7 +19,16 @@ from sesame.domain.tenants import (
     PasswordPolicy,
     TenantPolicy,
 )
+from sesame.services.accounts import AccountService, NewAccount
+from sesame.services.context import RequestContext
 from sesame.services.tenants import TenantService
+
+#: A ready account for each email tenant; printed by `make run` and listed in the README.
+DEMO_PASSWORD = "Sesame-Demo-2026!"  # noqa: S105 (a published demo credential)
+DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
+    ("laposte", "marie.dupont@example.fr", "Marie", "Dupont"),
+    ("poste-ch", "anna.muster@example.ch", "Anna", "Muster"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,23 @@ DEMO_TENANTS: tuple[DemoTenant, ...] = (
         ),
     ),
 )
+
+
+def load_demo_accounts(tenants: TenantService, accounts: AccountService) -> list[tuple[str, str, str]]:
+    """Create the demo accounts that are missing; returns (tenant, email, password) of every one."""
+    context = RequestContext(actor="demo")
+    for slug, email, given_name, family_name in DEMO_ACCOUNTS:
+        tenant = tenants.get(slug)
+        new = NewAccount(
+            email=email,
+            given_name=given_name,
+            family_name=family_name,
+            verified=True,
+            terms_version=tenant.policy.terms_version,
+        )
+        with contextlib.suppress(AlreadyExists):  # idempotent: an existing demo account is kept as it is
+            accounts.create(tenant, new, DEMO_PASSWORD, context)
+    return [(slug, email, DEMO_PASSWORD) for slug, email, _, _ in DEMO_ACCOUNTS]
 
 
 def load_demo(tenants: TenantService) -> list[tuple[str, str]]:

@@ -41,11 +41,12 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     )
     app.state.container = container
 
-    from sesame.web import errors, middleware
+    from sesame.web import errors, middleware, session
     from sesame.web.api import health
     from sesame.web.pages import dev_outbox, flows, home
 
     errors.install(app)
+    session.install(app)
     app.include_router(health.router)
     if container.settings.dev_mode:
         app.include_router(dev_outbox.router)

@@ -50,13 +50,15 @@ def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_serves_with_two_workers(tmp_path: Path, database_url: str) -> None:
     port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sesame", "serve", "--port", str(port), "--workers", "2"],
-        env=_env(tmp_path, database_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sesame", "serve", "--port", str(port), "--workers", "2"],
+            env=_env(tmp_path, database_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 30
         response = None
@@ -66,7 +68,7 @@ def test_serves_with_two_workers(tmp_path: Path, database_url: str) -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert response is not None, "the server did not start"
+        assert response is not None, "the server did not start:\n" + log_path.read_text(errors="replace")
         assert response.json()["status"] == "ok"
         # uvicorn's supervisor plus two worker processes (the multiprocessing helper may add one).
         assert len([c for c in _children(server.pid) if Path(f"/proc/{c}/cmdline").exists()]) >= 2

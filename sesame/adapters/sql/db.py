@@ -30,6 +30,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
+        hide_parameters=True,  # SQL parameters may hold personal data: keep them out of error text
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
         poolclass=NullPool if parsed.database in (None, "", ":memory:") else None,
     )
@@ -56,7 +57,9 @@ def create_engines(url: str, *, pool_size: int = 10) -> tuple[Engine, Engine]:
     """The (write, read-only) engines for a database URL; the same engine twice on PostgreSQL."""
     if is_sqlite(url):
         return _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False)
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, hide_parameters=True
+    )
     return engine, engine
 
 

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.orm import Session
 
 from sesame.adapters.sql.db import Database
+from sesame.adapters.sql.repositories.accounts import SqlAccountRepository
 from sesame.adapters.sql.repositories.audit import SqlAuditRepository
 from sesame.adapters.sql.repositories.flows import SqlFlowRepository
 from sesame.adapters.sql.repositories.outbox import SqlOutboxRepository
@@ -25,6 +26,7 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         self.session = self._database.session(readonly=self._readonly)
         self.tenants = SqlTenantRepository(self.session)
+        self.accounts = SqlAccountRepository(self.session)
         self.flows = SqlFlowRepository(self.session)
         self.outbox = SqlOutboxRepository(self.session)
         self.audit = SqlAuditRepository(self.session)

@@ -1,27 +1,32 @@
 """Flow pages: start a flow, show its current state, submit its step. No journey logic here.
 
-Every flow kind in :data:`sesame.flows.registry.FLOWS` that has a ``path`` here is served at
-``/{tenant}/{path}`` (start) and ``/{tenant}/{path}/{flow_id}`` (show, submit). A flow that is
-unknown, expired, out of attempts or started in another browser gets a clear page with a way
-to start again, never a 500.
+A flow kind is served by :func:`mount_flow` at ``/{tenant}/{path}`` (start) and
+``/{tenant}/{path}/{flow_id}`` (show, submit), with its templates at
+``flows/{kind}/{state}.html``. A :class:`FlowPage` may add hooks: the extras its steps need
+(services, the request's context), an initial context, and what to do after a step (set a
+session cookie, redirect to where the person was going). A flow that is unknown, expired, out
+of attempts or started in another browser gets a clear page with a way to start again, never
+a 500.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from sesame.domain.errors import FlowCsrfMismatch, FlowExpired, FlowNotFound, FlowStateError, TooManyAttempts
 from sesame.domain.tenants import Tenant
 from sesame.flows.base import Flow, FlowDefinition, FlowRunner
-from sesame.flows.registry import FLOWS
+from sesame.flows.hello.flow import HELLO
 from sesame.web.csrf import FORM_FIELD, browser_token, csrf_protect
-from sesame.web.deps import get_container, get_tenant
+from sesame.web.deps import get_container, get_tenant, local_path
 from sesame.web.i18n import N_, gettext
 from sesame.web.templating import render
 
@@ -29,8 +34,25 @@ log = structlog.get_logger("sesame.web.flows")
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
-#: URL path segment of each flow kind served by this generic router.
-FLOW_PATHS: dict[str, str] = {"hello": "hello"}
+ExtrasHook = Callable[[Request, Tenant], Mapping[str, Any]]
+StartHook = Callable[[Request, Tenant], Awaitable[BaseModel | None]]
+AfterStepHook = Callable[[Request, Tenant, Flow[Any, Any], Mapping[str, Any]], Awaitable[Response | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPage:
+    """How one flow kind is served: its URL segment and optional hooks."""
+
+    definition: FlowDefinition[Any, Any]
+    path: str
+    #: Extras handed to the steps (services, the request's context, a pre-drawn session token...).
+    extras: ExtrasHook | None = None
+    #: The initial context of a new flow (from the query string: a login hint...).
+    start_context: StartHook | None = None
+    #: Called after every accepted step with the extras; a response returned replaces the redirect.
+    after_step: AfterStepHook | None = None
+
+
 #: Form fields that belong to the page, not to the step.
 _PAGE_FIELDS = frozenset({FORM_FIELD, "step"})
 
@@ -101,9 +123,22 @@ def _page(
     )
 
 
-def _mount(definition: FlowDefinition[Any, Any], path: str) -> None:
+def mount_flow(target: APIRouter, page: FlowPage) -> None:
+    """Serve ``page``'s flow kind on ``target`` (a router whose dependencies include csrf_protect)."""
+    definition, path = page.definition, page.path
+
     async def start(request: Request, tenant: Tenant = Depends(get_tenant)) -> Response:
-        flow = await run_in_threadpool(_runner(request).start, definition, tenant, browser_token(request))
+        context = await page.start_context(request, tenant) if page.start_context else None
+        return_to = request.query_params.get("return_to")
+        flow = await run_in_threadpool(
+            lambda: _runner(request).start(
+                definition,
+                tenant,
+                browser_token(request),
+                context=context,
+                return_to=local_path(return_to) if return_to else None,
+            )
+        )
         return RedirectResponse(f"{_start_url(tenant, path)}/{flow.id}", status_code=303)
 
     async def show(flow_id: str, request: Request, tenant: Tenant = Depends(get_tenant)) -> Response:
@@ -118,15 +153,18 @@ def _mount(definition: FlowDefinition[Any, Any], path: str) -> None:
         data = {k: v for k, v in form.items() if isinstance(v, str) and k not in _PAGE_FIELDS}
         expected = form.get("step")
         runner = _runner(request)
+        extras = page.extras(request, tenant) if page.extras else {}
         try:
             result = await run_in_threadpool(
-                runner.submit,
-                definition,
-                tenant,
-                flow_id,
-                browser_token(request),
-                data,
-                expected_state=expected if isinstance(expected, str) else None,
+                lambda: runner.submit(
+                    definition,
+                    tenant,
+                    flow_id,
+                    browser_token(request),
+                    data,
+                    expected_state=expected if isinstance(expected, str) else None,
+                    extras=extras,
+                )
             )
         except (FlowNotFound, FlowExpired, TooManyAttempts, FlowCsrfMismatch) as error:
             return _unavailable(request, error, tenant, path)
@@ -135,14 +173,17 @@ def _mount(definition: FlowDefinition[Any, Any], path: str) -> None:
             return RedirectResponse(f"{_start_url(tenant, path)}/{flow_id}", status_code=303)
         if not result.ok:
             return _page(request, result.flow, tenant, path, errors=result.errors, values=data)
+        if page.after_step is not None:
+            response = await page.after_step(request, tenant, result.flow, extras)
+            if response is not None:
+                return response
         return RedirectResponse(f"{_start_url(tenant, path)}/{flow_id}", status_code=303)
 
-    router.add_api_route(f"/{{tenant}}/{path}", start, methods=["GET"], name=f"flow_{definition.kind}_start")
-    router.add_api_route(f"/{{tenant}}/{path}/{{flow_id}}", show, methods=["GET"], name=f"flow_{definition.kind}")
-    router.add_api_route(
+    target.add_api_route(f"/{{tenant}}/{path}", start, methods=["GET"], name=f"flow_{definition.kind}_start")
+    target.add_api_route(f"/{{tenant}}/{path}/{{flow_id}}", show, methods=["GET"], name=f"flow_{definition.kind}")
+    target.add_api_route(
         f"/{{tenant}}/{path}/{{flow_id}}", submit, methods=["POST"], name=f"flow_{definition.kind}_submit"
     )
 
 
-for _kind, _path in FLOW_PATHS.items():
-    _mount(FLOWS[_kind], _path)
+mount_flow(router, FlowPage(HELLO, "hello"))

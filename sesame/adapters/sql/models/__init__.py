@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per area; importing this package registers every table."""
 
+from sesame.adapters.sql.models.accounts import AccountRow, AccountTokenRow, CredentialRow, SessionRow
 from sesame.adapters.sql.models.audit import AuditEventRow, AuditHeadRow
 from sesame.adapters.sql.models.base import Base
 from sesame.adapters.sql.models.counters import CounterRow
@@ -7,4 +8,16 @@ from sesame.adapters.sql.models.flows import FlowRow
 from sesame.adapters.sql.models.outbox import OutboxRow
 from sesame.adapters.sql.models.tenants import TenantRow
 
-__all__ = ["AuditEventRow", "AuditHeadRow", "Base", "CounterRow", "FlowRow", "OutboxRow", "TenantRow"]
+__all__ = [
+    "AccountRow",
+    "AccountTokenRow",
+    "AuditEventRow",
+    "AuditHeadRow",
+    "Base",
+    "CounterRow",
+    "CredentialRow",
+    "FlowRow",
+    "OutboxRow",
+    "SessionRow",
+    "TenantRow",
+]

@@ -1,10 +1,146 @@
-"""The audit log in SQL (to be completed: see the audit work)."""
+"""The audit log in SQL: append-only rows, one hash chain per tenant (chain 0 is the server's).
+
+An append moves the chain's head row first, in the caller's transaction: that row lock
+(PostgreSQL) or the write lock ``BEGIN IMMEDIATE`` already holds (SQLite) makes concurrent
+appends to one chain take turns, so a chain never forks and no seq is used twice.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, Select, insert, select, union, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from sesame.adapters.sql.models import AuditEventRow, AuditHeadRow
+from sesame.domain.audit import GENESIS_HASH, AuditEvent, AuditRecord, ChainHead, chain_hash, check_event
+
+SERVER_CHAIN = 0
+_COLUMNS = (
+    AuditEventRow.seq,
+    AuditEventRow.tenant_id,
+    AuditEventRow.type,
+    AuditEventRow.occurred_at,
+    AuditEventRow.actor,
+    AuditEventRow.subject,
+    AuditEventRow.ip,
+    AuditEventRow.correlation_id,
+    AuditEventRow.details,
+    AuditEventRow.prev_hash,
+    AuditEventRow.hash,
+)
+
+
+def chain_of(tenant_id: int | None) -> int:
+    return SERVER_CHAIN if tenant_id is None else tenant_id
+
+
+def _tenant_of(chain: int) -> int | None:
+    return None if chain == SERVER_CHAIN else chain
+
+
+def _to_record(row: Row[Any]) -> AuditRecord:
+    event = AuditEvent(
+        tenant_id=row.tenant_id,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        actor=row.actor,
+        subject=row.subject,
+        ip=row.ip,
+        correlation_id=row.correlation_id,
+        details=row.details,
+    )
+    return AuditRecord(seq=row.seq, event=event, prev_hash=row.prev_hash, hash=row.hash)
 
 
 class SqlAuditRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        """Append at the end of the event's chain, in the session's transaction."""
+        check_event(event)
+        # Hash what the database will give back: the details as JSON returns them.
+        event = AuditEvent(
+            tenant_id=event.tenant_id,
+            type=event.type,
+            occurred_at=event.occurred_at,
+            actor=event.actor,
+            subject=event.subject,
+            ip=event.ip,
+            correlation_id=event.correlation_id,
+            details=json.loads(json.dumps(event.details, allow_nan=False)),
+        )
+        chain = chain_of(event.tenant_id)
+        seq, prev_hash = self._advance_head(chain)
+        digest = chain_hash(seq, event, prev_hash)
+        self._session.execute(
+            insert(AuditEventRow).values(
+                chain=chain,
+                seq=seq,
+                tenant_id=event.tenant_id,
+                occurred_at=event.occurred_at,
+                type=event.type,
+                actor=event.actor,
+                subject=event.subject,
+                ip=event.ip,
+                correlation_id=event.correlation_id,
+                details=event.details,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
+        self._session.execute(update(AuditHeadRow).where(AuditHeadRow.chain == chain).values(last_hash=digest))
+        return AuditRecord(seq=seq, event=event, prev_hash=prev_hash, hash=digest)
+
+    def _advance_head(self, chain: int) -> tuple[int, str]:
+        """Take the chain's next seq and its last hash, locking its head until commit.
+
+        One upsert: it creates the head at seq 1 (after the genesis hash) or adds one to it,
+        and returns the new seq with the hash it still holds, the previous record's.
+        """
+        dialect = self._session.get_bind().dialect.name
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        statement = (
+            module.insert(AuditHeadRow)
+            .values(chain=chain, seq=1, last_hash=GENESIS_HASH)
+            .on_conflict_do_update(index_elements=[AuditHeadRow.chain], set_={"seq": AuditHeadRow.seq + 1})
+            .returning(AuditHeadRow.seq, AuditHeadRow.last_hash)
+        )
+        row = self._session.execute(statement).one()
+        return int(row.seq), str(row.last_hash)
+
+    def chain(self, tenant_id: int | None, after_seq: int = 0, limit: int = 1000) -> Sequence[AuditRecord]:
+        # Plain rows, not ORM objects: a long verification keeps nothing in the session.
+        statement = (
+            select(*_COLUMNS)
+            .where(AuditEventRow.chain == chain_of(tenant_id), AuditEventRow.seq > after_seq)
+            .order_by(AuditEventRow.seq)
+            .limit(limit)
+        )
+        return [_to_record(row) for row in self._session.execute(statement)]
+
+    def head(self, tenant_id: int | None) -> ChainHead | None:
+        row = self._session.execute(
+            select(AuditHeadRow.seq, AuditHeadRow.last_hash).where(AuditHeadRow.chain == chain_of(tenant_id))
+        ).one_or_none()
+        return ChainHead(seq=row.seq, last_hash=row.last_hash) if row else None
+
+    def chains(self) -> Sequence[int | None]:
+        # Records without a head count too: a chain inserted by hand must still be verified.
+        statement = union(select(AuditHeadRow.chain), select(AuditEventRow.chain.label("chain")))
+        chains = sorted(self._session.scalars(select(statement.subquery().c.chain)))
+        return [_tenant_of(chain) for chain in chains]
+
+    def recent(
+        self, limit: int, *, tenant_ids: Sequence[int | None] | None = None, type: str | None = None
+    ) -> Sequence[AuditRecord]:
+        statement: Select[Any] = select(*_COLUMNS).order_by(AuditEventRow.id.desc()).limit(limit)
+        if tenant_ids is not None:
+            statement = statement.where(AuditEventRow.chain.in_([chain_of(t) for t in tenant_ids]))
+        if type is not None:
+            statement = statement.where(AuditEventRow.type == type)
+        return [_to_record(row) for row in self._session.execute(statement)]

@@ -1,0 +1,1 @@
+"""Data files shipped with Sésame (see README.md here)."""
