@@ -43,7 +43,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
 
     from sesame.web import errors, middleware, session
     from sesame.web.api import health
-    from sesame.web.pages import dev_outbox, flows, home
+    from sesame.web.pages import account, dev_outbox, flows, home, login, recovery, registration
 
     errors.install(app)
     session.install(app)
@@ -51,6 +51,10 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     if container.settings.dev_mode:
         app.include_router(dev_outbox.router)
     app.include_router(flows.router)
+    app.include_router(registration.router)
+    app.include_router(login.router)
+    app.include_router(recovery.router)
+    app.include_router(account.router)
     app.include_router(home.router)  # last: its /{tenant} routes are the catch-all
     middleware.install(app, container)
     return app
