@@ -1,7 +1,9 @@
 """Hashing of secrets: argon2id for passwords (argon2-cffi), HMAC-SHA256 with derived keys for codes.
 
 Keys are derived from the server secret with HKDF (the ``cryptography`` package), one per
-purpose, so that a digest made for one use can never be replayed for another.
+purpose, so that a digest made for one use can never be replayed for another. Secrets are
+NFKC-normalized before argon2 (NIST SP 800-63B-4): the same password typed on a keyboard that
+composes accents and on one that does not must verify, whichever caller hashes or verifies it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from sesame.domain.passwords import normalize
+
 
 class Argon2PasswordHasher:
     """argon2id with the parameters of the settings; ``needs_rehash`` spots older parameters."""
@@ -27,11 +31,11 @@ class Argon2PasswordHasher:
         self._dummy_hash = self._hasher.hash("sesame-dummy-password-for-timing")
 
     def hash(self, secret: str) -> str:
-        return self._hasher.hash(secret)
+        return self._hasher.hash(normalize(secret))
 
     def verify(self, secret_hash: str, secret: str) -> bool:
         try:
-            return self._hasher.verify(secret_hash, secret)
+            return self._hasher.verify(secret_hash, normalize(secret))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

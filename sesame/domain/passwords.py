@@ -56,12 +56,16 @@ def length(password: str) -> int:
 
 
 def _personal_values(email: str, names: Iterable[str]) -> set[str]:
-    values = {email.strip().lower()} if email.strip() else set()
-    local = email.split("@", 1)[0].strip().lower()
+    """The email, its local part, each name and the full name, compared the way passwords are:
+    NFKC (a name typed with a decomposed accent is the same name) and case-insensitively."""
+    email = normalize(email).strip().lower()
+    cleaned = [normalize(n).strip().lower() for n in names]
+    values = {email} if email else set()
+    local = email.split("@", 1)[0].strip()
     if len(local) >= 4:
         values.add(local)
-    values.update(n.strip().lower() for n in names if len(n.strip()) >= 3)
-    full = " ".join(n.strip() for n in names if n.strip()).lower()
+    values.update(n for n in cleaned if len(n) >= 3)
+    full = " ".join(" ".join(n.split()) for n in cleaned if n)
     if full:
         values.update({full, full.replace(" ", "")})
     return values
@@ -69,8 +73,9 @@ def _personal_values(email: str, names: Iterable[str]) -> set[str]:
 
 def _is_personal(password: str, email: str, names: Iterable[str]) -> bool:
     """Equal to the email, its local part, a name or the full name (case and spaces ignored)."""
-    candidate = normalize(password).strip().lower()
-    return candidate in _personal_values(email, names) or candidate.replace(" ", "") in _personal_values(email, names)
+    candidate = " ".join(normalize(password).lower().split())
+    values = _personal_values(email, names)
+    return candidate in values or candidate.replace(" ", "") in values
 
 
 RuleCheck = Callable[[str, PasswordPolicy], bool]

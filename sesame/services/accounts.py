@@ -18,6 +18,7 @@ from sesame.services.audit import audit_event
 from sesame.services.authentication import lockout_key
 from sesame.services.context import RequestContext
 from sesame.services.passwords import PasswordRules
+from sesame.services.sessions import end_everything
 from sesame.services.throttling import LockoutGuard
 
 NAME_MAX = 100
@@ -143,7 +144,7 @@ class AccountService:
             account.status_reason = reason[:200] or "support"
             account.updated_at = self._clock.now()
             uow.accounts.save(account)
-            ended = uow.accounts.end_sessions(account.id, self._clock.now(), "account_locked")
+            ended = end_everything(uow, account.id, self._clock.now(), "account_locked").sessions
             self._audit(
                 uow,
                 tenant,
@@ -177,7 +178,7 @@ class AccountService:
             account.profile_review_required = True
             account.updated_at = self._clock.now()
             uow.accounts.save(account)
-            ended = uow.accounts.end_sessions(account.id, self._clock.now(), "password_change_required")
+            ended = end_everything(uow, account.id, self._clock.now(), "password_change_required").sessions
             self._audit(
                 uow,
                 tenant,

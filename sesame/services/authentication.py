@@ -7,6 +7,7 @@ same suspension. Only a correct password reveals the account's own state (locked
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +19,9 @@ from sesame.ports import Clock, Counters, PasswordHasher, UnitOfWorkFactory
 from sesame.services.audit import audit_event
 from sesame.services.context import RequestContext
 from sesame.services.throttling import LockoutGuard, Throttle
+
+#: Longest client address kept (an IPv6 address with a zone fits; so does the audit log's column).
+IP_MAX = 64
 
 
 class AuthStatus(StrEnum):
@@ -41,8 +45,18 @@ class AuthOutcome:
 
 
 def lockout_key(tenant: Tenant, identifier: str) -> str:
-    """The lockout counter's key: per tenant and typed identifier, whether or not it exists."""
-    return f"login:{tenant.id}:{normalize_email(identifier)}"
+    """The lockout counter's key: per tenant and typed identifier, whether or not it exists.
+
+    The identifier is hashed: keys keep a fixed length whatever was typed (counter keys are
+    limited), and the counters (a Redis server, say) hold no email address.
+    """
+    digest = hashlib.sha256(normalize_email(identifier).encode()).hexdigest()[:32]
+    return f"login:{tenant.id}:{digest}"
+
+
+def ip_throttle_key(tenant: Tenant, ip: str) -> str:
+    """The per-address throttle's key (an address is at most 45 characters; anything longer is cut)."""
+    return f"login-ip:{tenant.id}:{ip[:IP_MAX]}"
 
 
 class PasswordAuthenticator:
@@ -53,10 +67,14 @@ class PasswordAuthenticator:
         self._hasher = hasher
 
     def authenticate(self, tenant: Tenant, identifier: str, password: str, context: RequestContext) -> AuthOutcome:
-        """Check ``identifier`` and ``password``; every outcome is audited."""
+        """Check ``identifier`` and ``password``; every refusal is audited here.
+
+        A success is audited by the caller (``login.succeeded``), which knows what the login
+        became (a session, a forced password change, a second factor still to come).
+        """
         lockout = tenant.policy.lockout
         throttle = Throttle(self._counters, self._clock).hit(
-            f"login-ip:{tenant.id}:{context.ip}", lockout.ip_requests_per_minute, 60
+            ip_throttle_key(tenant, context.ip), lockout.ip_requests_per_minute, 60
         )
         if not throttle.allowed:
             self._audit(tenant, "login.throttled", context, None, {})
@@ -123,7 +141,7 @@ class PasswordAuthenticator:
                 event,
                 actor=context.actor,
                 subject=f"account:{account.id}" if account else "account:unknown",
-                ip=context.ip,
+                ip=context.ip[:IP_MAX],
                 correlation_id=context.correlation_id,
                 details={"method": "password", **details},
             )

@@ -17,6 +17,8 @@ from sesame.domain.tenants import Tenant
 from sesame.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 SESSION_TOKEN_BYTES = 32
+#: The length of ``secrets.token_urlsafe(SESSION_TOKEN_BYTES)``: a token given by the caller is no shorter.
+MIN_TOKEN_LENGTH = 43
 #: last_seen_at is written at most this often (reads of a page must not all become writes).
 TOUCH_INTERVAL = timedelta(seconds=60)
 USER_AGENT_MAX = 300
@@ -38,6 +40,25 @@ class LiveSession:
     account: Account
 
 
+@dataclass(frozen=True, slots=True)
+class EndedAccess:
+    """What :func:`end_everything` ended, for the audit log."""
+
+    sessions: int
+
+
+def end_everything(
+    uow: UnitOfWork, account_id: int, now: datetime, reason: str, *, keep_session_id: str | None = None
+) -> EndedAccess:
+    """End, in the caller's transaction, every way the account is logged in (but ``keep_session_id``).
+
+    Browser sessions today. The OpenID Connect work revokes the account's refresh tokens here
+    too, so that a password reset, a password change, a lock or a forced change cuts every
+    client off, not only browsers; add them to :class:`EndedAccess` so callers can audit them.
+    """
+    return EndedAccess(sessions=uow.accounts.end_sessions(account_id, now, reason, keep=keep_session_id))
+
+
 class SessionService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
@@ -54,10 +75,17 @@ class SessionService:
         amr: Sequence[str],
         ip: str,
         user_agent: str,
+        token: str | None = None,
     ) -> OpenedSession:
-        """A new session in the caller's transaction (a new id at every login and step-up)."""
+        """A new session in the caller's transaction (a new id at every login and step-up).
+
+        ``token`` lets the caller draw the cookie value before the transaction (a web page sets
+        the cookie after the step that opened the session); it must be as random as our own.
+        """
         policy = tenant.policy.session
-        token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
+        if token is not None and len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError("a session token carries at least 256 random bits")
+        token = token or secrets.token_urlsafe(SESSION_TOKEN_BYTES)
         session = BrowserSession(
             id=session_id_of(token),
             account_id=account.id,

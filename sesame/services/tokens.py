@@ -19,6 +19,8 @@ from sesame.ports import KeyedHasher, UnitOfWork
 LINK_TOKEN_BYTES = 32
 CODE_DIGITS = 6
 MAX_CODE_ATTEMPTS = 5
+#: Longer values cannot be ours (ours have 43 characters): refused before hashing.
+LINK_TOKEN_MAX = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +75,15 @@ class OneTimeTokens:
     def redeem_link(
         self, uow: UnitOfWork, link_token: str, purpose: TokenPurpose, now: datetime
     ) -> AccountToken | None:
-        """The token behind a link, marked used; None if unknown, used, expired or of another purpose."""
-        if not link_token or len(link_token) > 128:
+        """The token behind a link, marked used; None if unknown, used, expired or of another purpose.
+
+        Wrong codes do not retire the link: its 256 bits cannot be guessed, and the person who
+        mistyped the code must still be able to click it.
+        """
+        if not link_token or len(link_token) > LINK_TOKEN_MAX:
             return None
         token = uow.accounts.token_by_link(link_hash(link_token))
-        if token is None or token.purpose is not purpose or not token.usable(now, MAX_CODE_ATTEMPTS + 1):
+        if token is None or token.purpose is not purpose or not _link_usable(token, now):
             return None
         if not uow.accounts.use_token(token.id, now):
             return None
@@ -86,19 +92,28 @@ class OneTimeTokens:
     def redeem_code(
         self, uow: UnitOfWork, account_id: int, purpose: TokenPurpose, code: str, now: datetime
     ) -> AccountToken | None:
-        """The account's current token if ``code`` matches, marked used; a wrong code uses a try.
+        """The account's current token if ``code`` matches, marked used; every try is counted, and
+        after ``MAX_CODE_ATTEMPTS`` the code is dead (the link still works).
 
-        The caller must commit even when this returns None, so that the failed try is counted.
+        The try is counted before the code is compared, in one atomic update, so that parallel
+        guesses cannot get more than ``MAX_CODE_ATTEMPTS`` comparisons between them. The caller
+        must commit even when this returns None, so that the try stays counted.
         """
         token = uow.accounts.latest_token(account_id, purpose)
         if token is None or not token.usable(now, MAX_CODE_ATTEMPTS):
             return None
+        if not uow.accounts.count_code_attempt(token.id, MAX_CODE_ATTEMPTS):
+            return None  # the last tries were taken by parallel requests
         candidate = "".join(code.split())
         valid = len(candidate) == CODE_DIGITS and candidate.isdigit()
         expected = _code_message(account_id, purpose, candidate if valid else "x")
         if not (valid and self._keyed.matches("one-time-code", expected, token.code_hash)):
-            uow.accounts.count_code_attempt(token.id)
             return None
         if not uow.accounts.use_token(token.id, now):
             return None
         return token
+
+
+def _link_usable(token: AccountToken, now: datetime) -> bool:
+    # Unused and unexpired, whatever the count of wrong codes (see redeem_link).
+    return token.usable(now, MAX_CODE_ATTEMPTS + 1)

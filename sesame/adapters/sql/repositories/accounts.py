@@ -21,6 +21,9 @@ from sesame.domain.accounts import (
 )
 from sesame.domain.errors import AlreadyExists, NotFound
 
+#: The ``sessions.end_reason`` column's length (PostgreSQL refuses longer values).
+END_REASON_MAX = 30
+
 _ACCOUNT_FIELDS = (
     "email",
     "email_verified_at",
@@ -136,9 +139,11 @@ class SqlAccountRepository:
             email_normalized=normalize_email(account.email) if account.email else None,
             **{name: getattr(account, name) for name in _ACCOUNT_FIELDS},
         )
-        self._session.add(row)
         try:
+            # Added inside the savepoint: if the insert fails, the row leaves the session with it,
+            # and the caller's transaction goes on (registration answers a taken address so).
             with self._session.begin_nested():
+                self._session.add(row)
                 self._session.flush()
         except IntegrityError as error:
             raise AlreadyExists("an account with this identifier exists") from error
@@ -276,7 +281,7 @@ class SqlAccountRepository:
         if keep is not None:
             query = query.where(SessionRow.id != keep)
         result = self._session.execute(
-            query.values(ended_at=now, end_reason=reason).execution_options(synchronize_session=False)
+            query.values(ended_at=now, end_reason=reason[:END_REASON_MAX]).execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -321,13 +326,23 @@ class SqlAccountRepository:
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-    def count_code_attempt(self, token_id: int) -> None:
-        self._session.execute(
+    def count_code_attempt(self, token_id: int, limit: int) -> bool:
+        """Count one try of the code, if the token is unused and below ``limit``; False otherwise.
+
+        One conditional UPDATE: on PostgreSQL the row stays locked until commit, on SQLite the
+        write transaction holds the lock, so parallel tries are counted one after the other.
+        """
+        result = self._session.execute(
             update(AccountTokenRow)
-            .where(AccountTokenRow.id == token_id)
+            .where(
+                AccountTokenRow.id == token_id,
+                AccountTokenRow.used_at.is_(None),
+                AccountTokenRow.code_attempts < limit,
+            )
             .values(code_attempts=AccountTokenRow.code_attempts + 1)
             .execution_options(synchronize_session=False)
         )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def revoke_tokens(self, account_id: int, purpose: TokenPurpose, now: datetime) -> None:
         """Retire every unused token of this purpose (a new one was sent, or the purpose is done)."""

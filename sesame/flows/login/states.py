@@ -1,0 +1,40 @@
+"""States and typed context of the login flow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class LoginState(StrEnum):
+    CREDENTIALS = "credentials"
+    CONFIRM_EMAIL = "confirm_email"
+    CHANGE_PASSWORD = "change_password"  # noqa: S105 (a state name, not a secret)
+    REVIEW_PROFILE = "review_profile"
+    DONE = "done"
+
+
+class LoginContext(BaseModel):
+    #: What the person typed (or the ``login_hint``), to keep in the field; never the password.
+    identifier: str = ""
+    #: Set once the password was right; the states after CREDENTIALS act for this account only.
+    account_id: int | None = None
+    #: The opened session's id (the SHA-256 of its cookie value), once DONE.
+    session_id: str | None = None
+    #: The names as they are, shown for review (REVIEW_PROFILE); the email is ``identifier``.
+    given_name: str = ""
+    family_name: str = ""
+    #: When the last confirmation email was sent from this flow (shown as "sent").
+    email_sent_at: datetime | None = None
+    #: Shown with a refused step only: a refusal does not save the context, so these live for
+    #: one response (when the person may try again, the remaining attempts, the failed rules).
+    retry_at: datetime | None = None
+    remaining_attempts: int | None = None
+    failed_rules: list[str] = Field(default_factory=list)
+
+    def clear_feedback(self) -> None:
+        self.retry_at = None
+        self.remaining_attempts = None
+        self.failed_rules = []
