@@ -45,9 +45,6 @@ END_REASON = "password_reset"
 _UNKNOWN = "account:unknown"
 
 
-# -- ending every way an account is logged in --------------------------------------------------
-
-
 # -- the use case ---------------------------------------------------------------------------------
 
 
