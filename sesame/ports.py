@@ -17,6 +17,7 @@ from sesame.domain.audit import AuditEvent, AuditRecord, ChainHead
 from sesame.domain.flows import FlowRecord
 from sesame.domain.messages import EmailMessage, Letter, OutboundMessage, SmsMessage, StoredMessage
 from sesame.domain.tenants import Tenant, TenantPolicy
+from sesame.oidc.models import AuthorizationCode, Consent, Grant, OidcClient, RefreshToken, SigningKey
 
 # -- time -------------------------------------------------------------------------------------
 
@@ -159,11 +160,84 @@ class AccountRepository(Protocol):
     def revoke_tokens(self, account_id: int, purpose: TokenPurpose, now: datetime) -> None: ...
 
 
+class OidcRepository(Protocol):
+    """The OpenID Connect provider's state (see sesame/adapters/sql/models/oidc.py)."""
+
+    # clients
+    def get_client(self, client_id: str) -> OidcClient | None: ...
+
+    def clients(self, tenant_id: int) -> Sequence[OidcClient]: ...
+
+    def add_client(self, client: OidcClient) -> None: ...
+
+    def save_client(self, client: OidcClient) -> None: ...
+
+    # signing keys
+    def keys(self, tenant_id: int) -> Sequence[SigningKey]:
+        """Every key of the tenant (active and retired), newest first."""
+        ...
+
+    def add_key(self, key: SigningKey) -> None: ...
+
+    def save_key(self, key: SigningKey) -> None: ...
+
+    # grants, codes, refresh tokens, revoked access tokens
+    def add_grant(self, grant: Grant) -> None: ...
+
+    def get_grant(self, grant_id: str) -> Grant | None: ...
+
+    def revoke_grant(self, grant_id: str, now: datetime, reason: str) -> bool:
+        """Revoke one grant (and so every token of it); False if it was already revoked."""
+        ...
+
+    def revoke_grants(
+        self,
+        now: datetime,
+        reason: str,
+        *,
+        account_id: int | None = None,
+        session_id: str | None = None,
+        client_id: str | None = None,
+    ) -> Sequence[Grant]:
+        """Revoke the live grants matching every given filter; returns them (for back-channel logout)."""
+        ...
+
+    def add_code(self, code: AuthorizationCode) -> None: ...
+
+    def use_code(self, code_hash: str, now: datetime) -> AuthorizationCode | None:
+        """Mark the code used and return it; None when unknown. A code already used comes back
+        with ``used_at`` set (the caller revokes its grant: RFC 6749 §4.1.2)."""
+        ...
+
+    def add_refresh_token(self, token: RefreshToken) -> None: ...
+
+    def rotate_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
+        """Mark the token rotated and return it; one already rotated comes back with
+        ``rotated_at`` set from before (reuse: the caller revokes the family)."""
+        ...
+
+    def get_refresh_token(self, token_hash: str) -> RefreshToken | None: ...
+
+    def revoke_access_token(self, jti: str, client_id: str, expires_at: datetime) -> None: ...
+
+    def access_token_revoked(self, jti: str) -> bool: ...
+
+    # consents
+    def get_consent(self, account_id: int, client_id: str) -> Consent | None: ...
+
+    def save_consent(self, consent: Consent) -> None: ...
+
+    def consents_of(self, account_id: int) -> Sequence[Consent]: ...
+
+    def delete_consent(self, account_id: int, client_id: str) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: every repository sees the same one; leaving without commit rolls back."""
 
     tenants: TenantRepository
     accounts: AccountRepository
+    oidc: OidcRepository
     flows: FlowRepository
     outbox: OutboxRepository
     audit: AuditRepository

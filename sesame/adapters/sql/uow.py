@@ -11,6 +11,7 @@ from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.repositories.accounts import SqlAccountRepository
 from sesame.adapters.sql.repositories.audit import SqlAuditRepository
 from sesame.adapters.sql.repositories.flows import SqlFlowRepository
+from sesame.adapters.sql.repositories.oidc import SqlOidcRepository
 from sesame.adapters.sql.repositories.outbox import SqlOutboxRepository
 from sesame.adapters.sql.repositories.tenants import SqlTenantRepository
 
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
         self.session = self._database.session(readonly=self._readonly)
         self.tenants = SqlTenantRepository(self.session)
         self.accounts = SqlAccountRepository(self.session)
+        self.oidc = SqlOidcRepository(self.session)
         self.flows = SqlFlowRepository(self.session)
         self.outbox = SqlOutboxRepository(self.session)
         self.audit = SqlAuditRepository(self.session)

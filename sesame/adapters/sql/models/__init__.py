@@ -5,6 +5,15 @@ from sesame.adapters.sql.models.audit import AuditEventRow, AuditHeadRow
 from sesame.adapters.sql.models.base import Base
 from sesame.adapters.sql.models.counters import CounterRow
 from sesame.adapters.sql.models.flows import FlowRow
+from sesame.adapters.sql.models.oidc import (
+    AuthorizationCodeRow,
+    ConsentRow,
+    OidcClientRow,
+    OidcGrantRow,
+    RefreshTokenRow,
+    RevokedAccessTokenRow,
+    SigningKeyRow,
+)
 from sesame.adapters.sql.models.outbox import OutboxRow
 from sesame.adapters.sql.models.tenants import TenantRow
 
@@ -13,11 +22,18 @@ __all__ = [
     "AccountTokenRow",
     "AuditEventRow",
     "AuditHeadRow",
+    "AuthorizationCodeRow",
     "Base",
+    "ConsentRow",
     "CounterRow",
     "CredentialRow",
     "FlowRow",
+    "OidcClientRow",
+    "OidcGrantRow",
     "OutboxRow",
+    "RefreshTokenRow",
+    "RevokedAccessTokenRow",
     "SessionRow",
+    "SigningKeyRow",
     "TenantRow",
 ]
