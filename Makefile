@@ -32,8 +32,8 @@ system-deps:
 	@scripts/system-deps.sh
 
 lint: install-dev
-	$(BIN)/ruff check sesame tests bench
-	$(BIN)/ruff format --check sesame tests bench
+	$(BIN)/ruff check sesame sesame_demo_partner tests bench
+	$(BIN)/ruff format --check sesame sesame_demo_partner tests bench
 
 typecheck: install-dev
 	$(BIN)/mypy

@@ -19,9 +19,9 @@ export SESAME_REQUIRE_SERVICES=1
 echo "test servers: PostgreSQL and Redis on 127.0.0.1 (in $services_dir)"
 
 echo "== ruff"
-"$BIN/ruff" check sesame tests bench
-"$BIN/ruff" format --check sesame tests bench
-echo "== mypy (domain, services, flows, ports, config)"
+"$BIN/ruff" check sesame sesame_demo_partner tests bench
+"$BIN/ruff" format --check sesame sesame_demo_partner tests bench
+echo "== mypy (domain, services, flows, oidc, ports, config)"
 "$BIN/mypy"
 echo "== generated documentation"
 "$BIN/sesame" config docs --check

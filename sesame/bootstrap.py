@@ -7,6 +7,8 @@ The web app, the CLI and the tests build their services here, so that one place 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sesame.adapters.clock import SystemClock
 from sesame.adapters.hashing import Argon2PasswordHasher, HmacKeyedHasher
@@ -15,7 +17,7 @@ from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.config import Settings
 from sesame.domain.passwords import PasswordBlocklist
-from sesame.ports import Clock, Counters, KeyedHasher, LetterPrinter, Mailer, PasswordHasher, SmsSender
+from sesame.ports import Clock, Counters, HttpPoster, KeyedHasher, LetterPrinter, Mailer, PasswordHasher, SmsSender
 from sesame.services.accounts import AccountService
 from sesame.services.authentication import PasswordAuthenticator
 from sesame.services.passwords import PasswordRules
@@ -23,12 +25,19 @@ from sesame.services.sessions import SessionService
 from sesame.services.tenants import TenantService
 from sesame.services.tokens import OneTimeTokens
 
+if TYPE_CHECKING:
+    from sesame.oidc.logout import BackchannelLogouts
+    from sesame.services.oidc_clients import OidcClients
+    from sesame.services.signing_keys import SigningKeys
+
 
 @dataclass
 class Channels:
     mailer: Mailer
     sms: SmsSender
     letters: LetterPrinter
+    #: Form POSTs to partner services (back-channel logout).
+    http: HttpPoster
 
 
 @dataclass
@@ -70,6 +79,25 @@ class Container:
     def tokens(self) -> OneTimeTokens:
         return OneTimeTokens(self.keyed)
 
+    # One per process, not per use: their caches are what keep the protocol endpoints lean.
+    @cached_property
+    def signing_keys(self) -> SigningKeys:
+        from sesame.services.signing_keys import SigningKeys
+
+        return SigningKeys(self.uow, self.clock, self.secret_key)
+
+    @cached_property
+    def oidc_clients(self) -> OidcClients:
+        from sesame.services.oidc_clients import OidcClients
+
+        return OidcClients(self.uow, self.clock, self.keyed)
+
+    @cached_property
+    def backchannel_logouts(self) -> BackchannelLogouts:
+        from sesame.oidc.logout import BackchannelLogouts
+
+        return BackchannelLogouts.for_server(self.keyed, self.secret_key, self.settings.base_url)
+
     def close(self) -> None:
         close = getattr(self.counters, "close", None)
         if close is not None:
@@ -100,7 +128,9 @@ def build_channels(settings: Settings, database: Database) -> Channels:
         from sesame.adapters.sms_http import HttpSmsSender
 
         sms = HttpSmsSender(settings.sms_url)
-    return Channels(mailer=mailer, sms=sms, letters=EmbeddedLetterPrinter(settings.var_dir))
+    from sesame.adapters.http_poster import HttpxPoster
+
+    return Channels(mailer=mailer, sms=sms, letters=EmbeddedLetterPrinter(settings.var_dir), http=HttpxPoster())
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:

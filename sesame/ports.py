@@ -7,13 +7,15 @@ stores) or the production one (PostgreSQL, Redis, SMTP, an SMS HTTP provider).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from sesame.domain.accounts import Account, AccountToken, BrowserSession, Credential, TokenPurpose
+from sesame.domain.api_keys import ApiKey
 from sesame.domain.audit import AuditEvent, AuditRecord, ChainHead
+from sesame.domain.customers import CustomerProfile
 from sesame.domain.flows import FlowRecord
 from sesame.domain.messages import EmailMessage, Letter, OutboundMessage, SmsMessage, StoredMessage
 from sesame.domain.tenants import Tenant, TenantPolicy
@@ -160,6 +162,32 @@ class AccountRepository(Protocol):
     def revoke_tokens(self, account_id: int, purpose: TokenPurpose, now: datetime) -> None: ...
 
 
+class CustomerRepository(Protocol):
+    """What a bank knows of its enrolled customers beyond the account (postal address, birth date)."""
+
+    def get(self, account_id: int) -> CustomerProfile | None: ...
+
+    def add(self, profile: CustomerProfile) -> None:
+        """Store the profile of a new customer; ``AlreadyExists`` if the account has one."""
+        ...
+
+    def save(self, profile: CustomerProfile) -> None: ...
+
+
+class ApiKeyRepository(Protocol):
+    """Admin API keys (stored as keyed hashes), one tenant each."""
+
+    def add(self, key: ApiKey) -> ApiKey: ...
+
+    def by_key_id(self, key_id: str) -> ApiKey | None: ...
+
+    def list(self, tenant_id: int) -> Sequence[ApiKey]: ...
+
+    def touch(self, key_id: str, now: datetime) -> None: ...
+
+    def revoke(self, tenant_id: int, key_id: str, now: datetime) -> bool: ...
+
+
 class OidcRepository(Protocol):
     """The OpenID Connect provider's state (see sesame/adapters/sql/models/oidc.py)."""
 
@@ -175,6 +203,11 @@ class OidcRepository(Protocol):
     # signing keys
     def keys(self, tenant_id: int) -> Sequence[SigningKey]:
         """Every key of the tenant (active and retired), newest first."""
+        ...
+
+    def lock_keys(self, tenant_id: int) -> None:
+        """Hold the tenant's keys until commit, so that two workers never both create its first
+        key nor rotate at once (a row lock on PostgreSQL; SQLite write transactions are serial)."""
         ...
 
     def add_key(self, key: SigningKey) -> None: ...
@@ -205,15 +238,16 @@ class OidcRepository(Protocol):
     def add_code(self, code: AuthorizationCode) -> None: ...
 
     def use_code(self, code_hash: str, now: datetime) -> AuthorizationCode | None:
-        """Mark the code used and return it; None when unknown. A code already used comes back
-        with ``used_at`` set (the caller revokes its grant: RFC 6749 §4.1.2)."""
+        """Mark the code used and return it as it was before; None when unknown. ``used_at`` None:
+        this call used it (one winner in any race); set: already used, the caller revokes its
+        grant (RFC 6749 §4.1.2)."""
         ...
 
     def add_refresh_token(self, token: RefreshToken) -> None: ...
 
     def rotate_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
-        """Mark the token rotated and return it; one already rotated comes back with
-        ``rotated_at`` set from before (reuse: the caller revokes the family)."""
+        """Mark the token rotated and return it as it was before; None when unknown. ``rotated_at``
+        None: this call rotated it (one winner in any race); set: reuse, the caller revokes the family."""
         ...
 
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None: ...
@@ -241,6 +275,8 @@ class UnitOfWork(Protocol):
     flows: FlowRepository
     outbox: OutboxRepository
     audit: AuditRepository
+    customers: CustomerRepository
+    api_keys: ApiKeyRepository
 
     def __enter__(self) -> Self: ...
 
@@ -336,4 +372,13 @@ class SmsSender(Protocol):
 class LetterPrinter(Protocol):
     async def print_letter(self, letter: Letter) -> None:
         """Send a postal letter (its PDF) to the printer or the embedded store."""
+        ...
+
+
+class HttpPoster(Protocol):
+    """Form POSTs to partner services (OpenID Connect back-channel logout), through the outbox."""
+
+    async def post_form(self, url: str, fields: Mapping[str, str]) -> None:
+        """POST ``fields`` as ``application/x-www-form-urlencoded``; raise unless the answer is 2xx
+        (the worker retries), and within about ten seconds."""
         ...

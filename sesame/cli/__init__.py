@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sesame.cli import audit, config, db, demo, i18n, outbox, serve, tenant, user
+from sesame.cli import audit, banque, client, config, db, demo, i18n, keys, outbox, serve, tenant, user
 
 app = typer.Typer(
     name="sesame",
@@ -21,6 +21,9 @@ app.add_typer(outbox.app, name="outbox")
 app.add_typer(audit.app, name="audit")
 app.add_typer(i18n.app, name="i18n")
 app.add_typer(user.app, name="user")
+app.add_typer(banque.app, name="banque")
+app.add_typer(client.app, name="client")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

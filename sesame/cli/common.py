@@ -17,14 +17,18 @@ from pydantic import BaseModel
 from sesame.bootstrap import Container, build_container
 from sesame.config import get_settings
 from sesame.domain.errors import DomainError
+from sesame.logging import configure_logging
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
 
 
 @contextmanager
 def container() -> Iterator[Container]:
-    """The process's container, closed when the command ends."""
-    built = build_container(get_settings())
+    """The process's container, closed when the command ends; log lines go to standard error,
+    so that standard output carries only the command's data (``--json`` stays parseable)."""
+    settings = get_settings()
+    configure_logging(settings)
+    built = build_container(settings)
     try:
         yield built
     finally:

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from sesame.cli.banque import customers as bank_customers
 from sesame.cli.common import JsonOption, container, domain_errors, fail, print_json
 from sesame.domain.accounts import Account
 from sesame.domain.errors import PolicyViolation
@@ -18,12 +19,23 @@ app = typer.Typer(
 
 TenantOption = typer.Option(..., "--tenant", "-t", help="Tenant slug.")
 EmailOption = typer.Option(..., "--email", "-e", help="The account's email address.")
+#: Accounts of customer-number tenants (the bank) have no email: they are found by their number.
+AnyEmailOption = typer.Option(None, "--email", "-e", help="The account's email address.")
+NumberOption = typer.Option(
+    None, "--customer-number", "-n", help="The customer number, instead of --email (customer-number tenants)."
+)
+
+
+def _one_of(email: str | None, customer_number: str | None) -> None:
+    if (email is None) == (customer_number is None):
+        fail("give the account's --email or its --customer-number (one of them)")
 
 
 def _data(account: Account) -> dict[str, Any]:
     return {
         "id": account.id,
         "email": account.email,
+        "customer_number": account.customer_number,
         "email_verified": account.email_verified,
         "given_name": account.given_name,
         "family_name": account.family_name,
@@ -74,31 +86,56 @@ def create(
 
 
 @app.command()
-def show(tenant: str = TenantOption, email: str = EmailOption, json_output: bool = JsonOption) -> None:
+def show(
+    tenant: str = TenantOption,
+    email: str | None = AnyEmailOption,
+    customer_number: str | None = NumberOption,
+    json_output: bool = JsonOption,
+) -> None:
     """Show an account."""
+    _one_of(email, customer_number)
     with container() as built, domain_errors():
-        account = built.accounts.find(built.tenants.get(tenant), email)
+        found = built.tenants.get(tenant)
+        account = (
+            built.accounts.find(found, email) if email else bank_customers(built).find(found, customer_number or "")
+        )
     _print(account, json_output)
 
 
 @app.command()
 def lock(
     tenant: str = TenantOption,
-    email: str = EmailOption,
+    email: str | None = AnyEmailOption,
+    customer_number: str | None = NumberOption,
     reason: str = typer.Option("support", "--reason", help="Why (kept in the audit log)."),
     json_output: bool = JsonOption,
 ) -> None:
     """Lock the access: no login, every session ended."""
+    _one_of(email, customer_number)
     with container() as built, domain_errors():
-        account = built.accounts.lock(built.tenants.get(tenant), email, reason, CLI)
+        found = built.tenants.get(tenant)
+        if email:
+            account = built.accounts.lock(found, email, reason, CLI)
+        else:
+            account = bank_customers(built).lock(found, customer_number or "", reason, CLI)
     _print(account, json_output)
 
 
 @app.command()
-def unlock(tenant: str = TenantOption, email: str = EmailOption, json_output: bool = JsonOption) -> None:
-    """Reopen the access and clear failed-login suspensions."""
+def unlock(
+    tenant: str = TenantOption,
+    email: str | None = AnyEmailOption,
+    customer_number: str | None = NumberOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Reopen the access and clear failed-login suspensions (and the lockout cap's lock)."""
+    _one_of(email, customer_number)
     with container() as built, domain_errors():
-        account = built.accounts.unlock(built.tenants.get(tenant), email, CLI)
+        found = built.tenants.get(tenant)
+        if email:
+            account = built.accounts.unlock(found, email, CLI)
+        else:
+            account = bank_customers(built).unlock(found, customer_number or "", CLI)
     _print(account, json_output)
 
 

@@ -1,4 +1,6 @@
-"""Messages to people: emails, SMS and postal letters, as values the outbox stores and delivers."""
+"""Messages the outbox stores and delivers: emails, SMS and postal letters to people, and HTTP
+notifications to partner services (back-channel logout).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     LETTER = "letter"
+    #: A form POSTed to a partner service (recipient: the URL; body: the form fields as JSON).
+    HTTP = "http"
 
 
 class DeliveryStatus(StrEnum):

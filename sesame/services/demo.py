@@ -7,9 +7,11 @@ missing ones are created.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sesame.domain.errors import AlreadyExists
+from sesame.domain.customer_numbers import luhn_check_digit
+from sesame.domain.errors import AlreadyExists, NotFound
 from sesame.domain.tenants import (
     Branding,
     CredentialKind,
@@ -20,6 +22,7 @@ from sesame.domain.tenants import (
     TenantPolicy,
 )
 from sesame.services.accounts import AccountService, NewAccount
+from sesame.services.banque import BankCustomers, NewCustomer
 from sesame.services.context import RequestContext
 from sesame.services.tenants import TenantService
 
@@ -115,3 +118,28 @@ def load_demo(tenants: TenantService) -> list[tuple[str, str]]:
             tenants.update_policy(demo.slug, demo.policy.model_dump(mode="json"), actor="demo")
             outcome.append((demo.slug, "updated"))
     return outcome
+
+
+#: The demo bank customer: a fixed number (valid check digit) so `make run` can print it.
+DEMO_CUSTOMER_PAYLOAD = "123456789"
+DEMO_CUSTOMER = NewCustomer(
+    given_name="Jean",
+    family_name="Martin",
+    address=("Jean Martin", "8 rue des Lilas", "69003 Lyon"),
+)
+
+
+def load_demo_customer(tenants: TenantService, customers_for: Callable[[Callable[[], str]], BankCustomers]) -> str:
+    """Enrol the demo bank customer if missing; returns its customer number.
+
+    Its one-time first code is in the second letter of the dev inbox, as a real customer's
+    would arrive by post; the first login asks to choose a new code.
+    """
+    tenant = tenants.get("banque")
+    number = DEMO_CUSTOMER_PAYLOAD + luhn_check_digit(DEMO_CUSTOMER_PAYLOAD)
+    customers = customers_for(lambda: number)
+    try:
+        customers.find(tenant, number)
+    except NotFound:
+        customers.enrol(tenant, DEMO_CUSTOMER, RequestContext(actor="demo"))
+    return number

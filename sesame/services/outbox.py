@@ -1,17 +1,20 @@
 """Queue messages in the caller's transaction, and read the outbox back (dev inbox, CLI).
 
-A use case queues its email, SMS or letter with ``queue*(uow, ...)`` inside its own unit of
-work: the message is committed with the change that causes it, or rolled back with it. The
-worker (``sesame.services.outbox_worker``) delivers it afterwards, with retries.
+A use case queues its email, SMS, letter or HTTP form (to a partner service) with
+``queue*(uow, ...)`` inside its own unit of work: the message is committed with the change that
+causes it, or rolled back with it. The worker (``sesame.services.outbox_worker``) delivers it
+afterwards, with retries.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -25,6 +28,8 @@ log = structlog.get_logger(__name__)
 
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+#: The outbox's recipient column holds 500 characters.
+HTTP_URL_MAX = 500
 
 
 def _check_recipient(message: OutboundMessage) -> None:
@@ -38,6 +43,21 @@ def _check_recipient(message: OutboundMessage) -> None:
             raise InvalidInput("a letter needs a name and a postal address, one line each", field="recipient")
         if not message.pdf:
             raise InvalidInput("a letter is queued with its PDF rendering", field="pdf")
+    if message.channel is Channel.HTTP:
+        _check_http(message)
+
+
+def _check_http(message: OutboundMessage) -> None:
+    """An HTTP message goes to an http(s) URL, its body is the form as a JSON object of strings."""
+    parts = urlsplit(message.recipient)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(message.recipient) > HTTP_URL_MAX:
+        raise InvalidInput("an HTTP message goes to one http:// or https:// URL", field="recipient")
+    try:
+        fields = json.loads(message.body_text)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        raise InvalidInput("an HTTP message's body is its form fields, a JSON object of strings", field="body_text")
 
 
 def queue(uow: UnitOfWork, message: OutboundMessage, now: datetime) -> int:
@@ -94,6 +114,36 @@ def queue_sms(
     sensitive: bool = False,
 ) -> int:
     return queue_template(uow, tenant, Channel.SMS, template, locale, to, context, now=now, sensitive=sensitive)
+
+
+def queue_http_form(
+    uow: UnitOfWork,
+    tenant: Tenant | None,
+    template: str,
+    url: str,
+    fields: Mapping[str, str],
+    *,
+    now: datetime,
+    subject: str = "",
+    sensitive: bool = True,
+    metadata: Mapping[str, Any] | None = None,
+) -> int:
+    """Queue a form POST to a partner service (``template`` names its kind, e.g. "backchannel_logout").
+
+    Sensitive by default: such forms carry tokens, scrubbed once delivered outside dev mode.
+    """
+    message = OutboundMessage(
+        tenant_id=tenant.id if tenant else None,
+        channel=Channel.HTTP,
+        recipient=url,
+        template=template,
+        locale="",
+        subject=subject or f"POST {url}"[:500],
+        body_text=json.dumps(dict(fields), ensure_ascii=False),
+        sensitive=sensitive,
+        metadata=dict(metadata or {}),
+    )
+    return queue(uow, message, now)
 
 
 def queue_letter(
@@ -192,7 +242,7 @@ def send_test(
     locale: str = "fr",
 ) -> int:
     """Queue the "test" message (email or SMS), for operators checking their SMTP or SMS setup."""
-    if channel is Channel.LETTER:
+    if channel not in (Channel.EMAIL, Channel.SMS):
         raise InvalidInput("test messages are emails or SMS", field="channel")
     now = clock.now()
     with uow_factory() as uow:

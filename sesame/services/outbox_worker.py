@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import math
 import os
 import random
@@ -25,7 +26,7 @@ import structlog
 
 from sesame.config import Settings
 from sesame.domain.messages import Channel, EmailMessage, Letter, SmsMessage, StoredMessage
-from sesame.ports import Clock, LetterPrinter, Mailer, SmsSender, UnitOfWorkFactory
+from sesame.ports import Clock, HttpPoster, LetterPrinter, Mailer, SmsSender, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +48,9 @@ class WorkerChannels(Protocol):
 
     @property
     def letters(self) -> LetterPrinter: ...
+
+    @property
+    def http(self) -> HttpPoster: ...
 
 
 class WorkerContainer(Protocol):
@@ -126,6 +130,17 @@ def _message_id_header(message: StoredMessage, settings: Settings) -> str:
     return f"<outbox.{message.id}.{message.created_at.strftime('%Y%m%d%H%M%S')}@{domain}>"
 
 
+def _form_fields(body: str) -> dict[str, str]:
+    """An HTTP message's body: its form fields as a JSON object of strings (checked when queued)."""
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        raise UndeliverableMessage("the HTTP message's body is not a JSON object of strings")
+    return fields
+
+
 def _send(container: WorkerContainer, message: StoredMessage) -> Awaitable[None]:
     if message.body_text is None:
         raise UndeliverableMessage("the message has no body")
@@ -136,6 +151,8 @@ def _send(container: WorkerContainer, message: StoredMessage) -> Awaitable[None]
         return channels.mailer.send_email(email_message)
     if message.channel is Channel.SMS:
         return channels.sms.send_sms(SmsMessage(to=message.recipient, text=message.body_text))
+    if message.channel is Channel.HTTP:
+        return channels.http.post_form(message.recipient, _form_fields(message.body_text))
     if not message.pdf:
         raise UndeliverableMessage("the letter has no PDF")
     reference = str(message.metadata.get("reference") or f"outbox-{message.id}")

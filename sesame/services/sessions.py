@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sesame.domain.accounts import Account, BrowserSession
 from sesame.domain.tenants import Tenant
+from sesame.oidc.logout import BackchannelLogouts
 from sesame.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 SESSION_TOKEN_BYTES = 32
@@ -45,18 +46,38 @@ class EndedAccess:
     """What :func:`end_everything` ended, for the audit log."""
 
     sessions: int
+    #: OpenID Connect grants revoked (with their codes, refresh and access tokens).
+    grants: int = 0
+    #: Back-channel logout tokens queued for the clients of those grants.
+    backchannel_logouts: int = 0
 
 
 def end_everything(
-    uow: UnitOfWork, account_id: int, now: datetime, reason: str, *, keep_session_id: str | None = None
+    uow: UnitOfWork,
+    account_id: int,
+    now: datetime,
+    reason: str,
+    *,
+    keep_session_id: str | None = None,
+    logouts: BackchannelLogouts | None = None,
 ) -> EndedAccess:
     """End, in the caller's transaction, every way the account is logged in (but ``keep_session_id``).
 
-    Browser sessions today. The OpenID Connect work revokes the account's refresh tokens here
-    too, so that a password reset, a password change, a lock or a forced change cuts every
-    client off, not only browsers; add them to :class:`EndedAccess` so callers can audit them.
+    Browser sessions, and every OpenID Connect grant of the account, online and offline (those
+    of the kept session too: its clients simply ask again, silently), so that a password reset,
+    a password change, a lock or a forced change cuts every client off, not only browsers. With
+    ``logouts``, clients that registered a back-channel logout URI are told (not about the kept
+    session, which goes on).
     """
-    return EndedAccess(sessions=uow.accounts.end_sessions(account_id, now, reason, keep=keep_session_id))
+    sessions = uow.accounts.end_sessions(account_id, now, reason, keep=keep_session_id)
+    grants = uow.oidc.revoke_grants(now, reason, account_id=account_id)
+    queued = 0
+    if logouts is not None and grants:
+        tenant = uow.tenants.get(grants[0].tenant_id)
+        if tenant is not None:
+            told = [grant for grant in grants if keep_session_id is None or grant.session_id != keep_session_id]
+            queued = logouts.queue(uow, tenant, told, now)
+    return EndedAccess(sessions=sessions, grants=len(grants), backchannel_logouts=queued)
 
 
 class SessionService:

@@ -42,8 +42,13 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.state.container = container
 
     from sesame.web import errors, middleware, session
-    from sesame.web.api import health
-    from sesame.web.pages import account, dev_outbox, flows, home, login, recovery, registration
+    from sesame.web.api import customers, health
+    from sesame.web.oidc import authorize, discovery, end_session, jwks
+    from sesame.web.oidc import introspection as oidc_introspection
+    from sesame.web.oidc import revocation as oidc_revocation
+    from sesame.web.oidc import token as oidc_token
+    from sesame.web.oidc import userinfo as oidc_userinfo
+    from sesame.web.pages import account, banque, dev_outbox, flows, home, login, recovery, registration
 
     errors.install(app)
     session.install(app)
@@ -54,7 +59,17 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(registration.router)
     app.include_router(login.router)
     app.include_router(recovery.router)
+    app.include_router(banque.router)
+    app.include_router(customers.router)
     app.include_router(account.router)
+    app.include_router(discovery.router)
+    app.include_router(jwks.router)
+    app.include_router(authorize.router)
+    app.include_router(oidc_token.router)
+    app.include_router(oidc_userinfo.router)
+    app.include_router(oidc_introspection.router)
+    app.include_router(oidc_revocation.router)
+    app.include_router(end_session.router)
     app.include_router(home.router)  # last: its /{tenant} routes are the catch-all
     middleware.install(app, container)
     return app

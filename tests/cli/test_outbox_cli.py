@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from sesame.cli import app
 from sesame.cli.common import container
 from sesame.services import outbox
+from sesame.services.demo import load_demo
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 
@@ -52,8 +53,8 @@ def test_send_test_then_deliver(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_list_json_includes_letter_texts_and_filters_by_tenant(runner: CliRunner) -> None:
-    runner.invoke(app, ["demo", "load"])
     with container() as built:
+        load_demo(built.tenants)  # the tenants only: `demo load` also queues the demo customer's letters
         banque = built.tenants.get("banque")
         with built.uow() as uow:
             outbox.queue_letter(uow, banque, "generic", "fr", ADDRESS,

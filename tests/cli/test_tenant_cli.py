@@ -16,7 +16,10 @@ pytestmark = pytest.mark.usefixtures("cli_env")
 def test_demo_load_then_list_json(runner: CliRunner) -> None:
     result = runner.invoke(app, ["demo", "load", "--json"])
     assert result.exit_code == 0, result.output
-    assert [row["tenant"] for row in json.loads(result.stdout)] == ["laposte", "banque", "poste-ch"]
+    rows = json.loads(result.stdout)
+    assert [row["tenant"] for row in rows] == ["laposte", "banque", "poste-ch"]
+    assert rows[0]["login"]["identifier"] == "marie.dupont@example.fr"
+    assert rows[1]["login"]["customer_number"] == "1234567897"  # the demo bank customer, enrolled once
     again = runner.invoke(app, ["demo", "load"])
     assert again.exit_code == 0 and "updated" in again.stdout
     listed = json.loads(runner.invoke(app, ["tenant", "list", "--json"]).stdout)

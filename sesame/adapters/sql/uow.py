@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.repositories.accounts import SqlAccountRepository
 from sesame.adapters.sql.repositories.audit import SqlAuditRepository
+from sesame.adapters.sql.repositories.customers import SqlApiKeyRepository, SqlCustomerRepository
 from sesame.adapters.sql.repositories.flows import SqlFlowRepository
 from sesame.adapters.sql.repositories.oidc import SqlOidcRepository
 from sesame.adapters.sql.repositories.outbox import SqlOutboxRepository
@@ -32,6 +33,8 @@ class SqlUnitOfWork:
         self.flows = SqlFlowRepository(self.session)
         self.outbox = SqlOutboxRepository(self.session)
         self.audit = SqlAuditRepository(self.session)
+        self.customers = SqlCustomerRepository(self.session)
+        self.api_keys = SqlApiKeyRepository(self.session)
         return self
 
     def __exit__(

@@ -24,6 +24,7 @@ from sesame.flows.email_change.states import EmailChangeContext
 from sesame.flows.settings import steps as settings_steps
 from sesame.flows.settings.flow import SETTINGS
 from sesame.flows.settings.states import SettingsContext
+from sesame.services.consents import ConsentService
 from sesame.services.email_change import EmailChange, EmailChangeStatus
 from sesame.services.password_change import PasswordChangeService
 from sesame.services.sessions import LiveSession
@@ -39,7 +40,7 @@ from sesame.web.templating import render
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 #: Notices the account page shows after a redirect (``?notice=``); anything else shows nothing.
-NOTICES = frozenset({"consents_saved", "session_ended", "others_ended"})
+NOTICES = frozenset({"consents_saved", "session_ended", "others_ended", "service_withdrawn"})
 #: Form values of a ticked consent box.
 TICKED = "yes"
 _STATE_KEY = "account_session"
@@ -57,6 +58,10 @@ def account_settings(container: Container) -> AccountSettings:
         counters=container.counters,
         keyed=container.keyed,
     )
+
+
+def consents(container: Container) -> ConsentService:
+    return ConsentService(container.uow, container.clock)
 
 
 def email_change(container: Container) -> EmailChange:
@@ -119,8 +124,10 @@ _public = APIRouter()
 async def account_page(
     request: Request, tenant: Tenant = Depends(get_tenant), live: LiveSession = Depends(account_session)
 ) -> HTMLResponse:
-    """Profile, consents, sessions, and the way to every change."""
-    overview = await run_in_threadpool(account_settings(get_container(request)).overview, tenant, live)
+    """Profile, consents, sessions, connected services, and the way to every change."""
+    container = get_container(request)
+    overview = await run_in_threadpool(account_settings(container).overview, tenant, live)
+    connected = await run_in_threadpool(consents(container).connected_services, live.account.id)
     notice = request.query_params.get("notice", "")
     return render(
         request,
@@ -131,6 +138,7 @@ async def account_page(
             "notice": notice if notice in NOTICES else "",
             "offers_password": CredentialKind.PASSWORD in tenant.policy.credentials,
             "offers_email": tenant.policy.identifier is IdentifierKind.EMAIL,
+            "connected_services": connected,
         },
     )
 
@@ -186,6 +194,18 @@ async def end_other_sessions(
     settings, context = account_settings(get_container(request)), request_context(request, live)
     await run_in_threadpool(settings.end_other_sessions, tenant, live, context)
     return RedirectResponse(account_url(tenant, "others_ended", "sessions"), status_code=303)
+
+
+@_private.post("/{tenant}/account/services/withdraw", name="account_withdraw_service")
+async def withdraw_service(
+    request: Request, tenant: Tenant = Depends(get_tenant), live: LiveSession = Depends(account_session)
+) -> Response:
+    """Withdraw a connected service's consent: its grants (and tokens) for this account are revoked."""
+    client_id = (await request.form()).get("client_id")
+    if isinstance(client_id, str) and 0 < len(client_id) <= 64:
+        service, context = consents(get_container(request)), request_context(request, live)
+        await run_in_threadpool(service.withdraw, tenant.id, live.account.id, client_id, context)
+    return RedirectResponse(account_url(tenant, "service_withdrawn", "services"), status_code=303)
 
 
 # -- the link sent to a new address (any browser) --------------------------------------------------------

@@ -1,10 +1,11 @@
 """Pages: login (the login flow), logout, and the way on for people already logged in.
 
 ``GET /{tenant}/login`` starts the login flow (``?return_to=`` kept, ``?login_hint=`` prefills
-the identifier), or sends a logged-in person on at once. The flow's last step opens the
-session with a token drawn here beforehand; this page then sets the cookie. Logging out is a
-POST with the CSRF token that ends the session on the server; ``GET /{tenant}/logout`` only
-shows the button, so that a link on another site cannot log anyone out.
+the identifier), or sends a logged-in person on at once (unless ``?prompt=login`` asks for a
+new login). The flow's last step opens the session with a token drawn here beforehand; this
+page then sets the cookie. Logging out is a POST with the CSRF token that ends the session on
+the server; ``GET /{tenant}/logout`` only shows the button, so that a link on another site
+cannot log anyone out.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from sesame.flows.base import Flow, FlowRunner
 from sesame.flows.login.flow import LOGIN
 from sesame.flows.login.states import LoginContext, LoginState
 from sesame.flows.login.steps import EXTRAS_KEY, IDENTIFIER_MAX, LoginServices
-from sesame.services.audit import AuditService
+from sesame.oidc.logout import SessionLogout
 from sesame.services.context import RequestContext
 from sesame.services.password_change import PasswordChangeService
 from sesame.services.sessions import SESSION_TOKEN_BYTES, LiveSession, session_id_of
 from sesame.services.throttling import Throttle
 from sesame.web.csrf import browser_token, csrf_protect
 from sesame.web.deps import get_container, get_tenant, local_path
+from sesame.web.pages import banque
 from sesame.web.pages.flows import FlowPage, mount_flow
 from sesame.web.session import (
     clear_session_cookie,
@@ -55,7 +57,7 @@ def account_url(tenant: Tenant) -> str:
 
 
 def offers_password_login(tenant: Tenant) -> bool:
-    """Email and password tenants only: the bank's keypad login comes later."""
+    """Email and password tenants only (customer-number tenants log in on a keypad: pages/banque.py)."""
     policy = tenant.policy
     return policy.identifier is IdentifierKind.EMAIL and CredentialKind.PASSWORD in policy.credentials
 
@@ -65,6 +67,12 @@ def _return_to(request: Request) -> str | None:
     if not raw or len(raw) > RETURN_TO_MAX:
         return None
     return local_path(raw)  # never another site: //evil.example becomes /evil.example
+
+
+def _fresh_login_asked(request: Request) -> bool:
+    """``?prompt=login``: the authorization endpoint needs a login made now (OpenID Connect
+    prompt=login, an exceeded max_age), so the form is shown even to a logged-in person."""
+    return request.query_params.get("prompt") == "login"
 
 
 def _login_hint(request: Request) -> str:
@@ -120,11 +128,13 @@ LOGIN_PAGE = FlowPage(LOGIN, FLOW_PATH, extras=_extras, after_step=_after_step)
 @router.get(f"/{{tenant}}/{FLOW_PATH}", name="login")
 async def start(request: Request, tenant: Tenant = Depends(get_tenant)) -> Response:
     """Start a login, unless the tenant has no password login or the person is logged in already."""
+    if banque.uses_keypad(tenant):  # customer-number tenants (the bank): the keypad login flow
+        return await banque.start(request, tenant)
     if not offers_password_login(tenant):
         keypad = tenant.policy.identifier is IdentifierKind.CUSTOMER_NUMBER
         return render(request, "login/unavailable.html", {"keypad": keypad})
     return_to = _return_to(request)
-    if await current_session(request, tenant) is not None:
+    if not _fresh_login_asked(request) and await current_session(request, tenant) is not None:
         return RedirectResponse(return_to or account_url(tenant), status_code=303)
     container = get_container(request)
     context = LoginContext(identifier=_login_hint(request))
@@ -175,13 +185,7 @@ async def logout(request: Request, tenant: Tenant = Depends(get_tenant)) -> Resp
 
 
 def _end_session(container: Container, tenant: Tenant, live: LiveSession, context: RequestContext) -> None:
-    ended = container.sessions.end(live.account.id, live.session.id, "logout")
-    AuditService(container.uow, container.clock).record(
-        "logout",
-        tenant_id=tenant.id,
-        actor=context.actor,
-        subject=f"account:{live.account.id}",
-        ip=context.ip,
-        correlation_id=context.correlation_id,
-        details={"session_ref": live.session.id[:16], "ended": ended},
+    # With its OpenID Connect side: the session's online grants revoked, back-channel logouts queued.
+    SessionLogout(container.uow, container.clock, container.backchannel_logouts).end(
+        tenant, live.session, context, via="logout"
     )

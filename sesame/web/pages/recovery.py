@@ -26,6 +26,7 @@ from sesame.web.csrf import browser_token, csrf_protect
 from sesame.web.deps import get_container, get_tenant
 from sesame.web.errors import ErrorPage
 from sesame.web.i18n import N_
+from sesame.web.pages import banque
 from sesame.web.pages.flows import FlowPage, mount_flow
 from sesame.web.session import request_context
 from sesame.web.templating import render
@@ -55,7 +56,7 @@ def _start_url(tenant: Tenant) -> str:
 
 def _recovers_elsewhere(tenant: Tenant) -> ErrorPage:
     """Tenants whose people do not log in with an email address have recovery of their own
-    (the bank: a new code by post, from a later issue); say so instead of showing an email form."""
+    (the bank: a new code by post, ``pages/banque.py``); say so instead of an email link or form."""
     return ErrorPage(
         404,
         "recovery_elsewhere",
@@ -65,8 +66,8 @@ def _recovers_elsewhere(tenant: Tenant) -> ErrorPage:
             "financial centre): they will tell you how to get a new code."
         ),
         params={"name": tenant.name},
-        action_url=f"/{tenant.slug}",
-        action_label=N_("Back to the home page"),
+        action_url=_start_url(tenant),
+        action_label=N_("Get a new code by post"),
     )
 
 
@@ -109,3 +110,20 @@ async def open_link(request: Request, token: str = "", tenant: Tenant = Depends(
 
 
 mount_flow(router, FlowPage(RECOVERY, PATH, extras=_extras, start_context=_start_context))
+# Starting is ours: customer-number tenants (the bank) get a new code by post, not the email flow.
+router.routes[:] = [route for route in router.routes if getattr(route, "name", None) != f"flow_{RECOVERY.kind}_start"]
+
+
+@router.get(f"/{{tenant}}/{PATH}", name="recovery")
+async def start(request: Request, tenant: Tenant = Depends(get_tenant)) -> Response:
+    """Start a recovery: the email flow, or the bank's page that sends a new code by post."""
+    if banque.uses_keypad(tenant):
+        return await banque.recovery_page(request, tenant)
+    context = await _start_context(request, tenant)
+    container = get_container(request)
+    flow = await run_in_threadpool(
+        lambda: FlowRunner(container.uow, container.clock).start(
+            RECOVERY, tenant, browser_token(request), context=context
+        )
+    )
+    return RedirectResponse(f"{_start_url(tenant)}/{flow.id}", status_code=303)

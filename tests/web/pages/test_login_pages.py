@@ -296,10 +296,11 @@ def test_double_submit_opens_one_session(client: TestClient, account: Account, c
     assert len(container.sessions.list(account.id)) == 1
 
 
-def test_a_tenant_without_password_login_says_so(client: TestClient) -> None:
-    response = client.get("/banque/login")
-    assert response.status_code == 200 and "clavier" in response.text
-    assert "<form" not in response.text.split('id="content"')[1]
+def test_a_customer_number_tenant_gets_its_keypad_login(client: TestClient) -> None:
+    response = client.get("/banque/login", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/banque/keypad-login/")
+    page = client.get(response.headers["location"])
+    assert page.status_code == 200 and 'name="customer_number"' in page.text and 'name="password"' not in page.text
 
 
 # -- what an account may owe before its session ---------------------------------------------------------

@@ -4,6 +4,7 @@ from sesame.adapters.sql.models.accounts import AccountRow, AccountTokenRow, Cre
 from sesame.adapters.sql.models.audit import AuditEventRow, AuditHeadRow
 from sesame.adapters.sql.models.base import Base
 from sesame.adapters.sql.models.counters import CounterRow
+from sesame.adapters.sql.models.customers import ApiKeyRow, CustomerProfileRow
 from sesame.adapters.sql.models.flows import FlowRow
 from sesame.adapters.sql.models.oidc import (
     AuthorizationCodeRow,
@@ -20,6 +21,7 @@ from sesame.adapters.sql.models.tenants import TenantRow
 __all__ = [
     "AccountRow",
     "AccountTokenRow",
+    "ApiKeyRow",
     "AuditEventRow",
     "AuditHeadRow",
     "AuthorizationCodeRow",
@@ -27,6 +29,7 @@ __all__ = [
     "ConsentRow",
     "CounterRow",
     "CredentialRow",
+    "CustomerProfileRow",
     "FlowRow",
     "OidcClientRow",
     "OidcGrantRow",

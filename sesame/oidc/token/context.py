@@ -1,0 +1,293 @@
+"""What the token, userinfo, introspection and revocation modules share: their ports, one request,
+and the issuing of a token response (RFC 6749 §5.1; OpenID Connect Core §3.1.3.3).
+
+A grant module validates and writes in one short transaction (codes, rotations, revocations go
+to the database, never to a cache), then signs outside it: on SQLite a write transaction holds
+the database's write lock, and the signatures need none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sesame.domain.accounts import Account
+from sesame.domain.audit import AuditEvent
+from sesame.domain.tenants import Tenant
+from sesame.oidc import claims as oidc_claims
+from sesame.oidc.discovery import issuer
+from sesame.oidc.keys import DEFAULT_ALG, ActiveKey, KeySet
+from sesame.oidc.models import Grant, GrantType, OidcClient, RefreshToken
+from sesame.oidc.token.client_auth import ClientAuthenticator, ClientLookup
+from sesame.oidc.token.errors import INVALID_GRANT, INVALID_REQUEST, OAuthError
+from sesame.oidc.tokens import (
+    hash_token,
+    issue_access_token,
+    issue_id_token,
+    new_token,
+    pairwise_sub,
+    session_sid,
+)
+from sesame.ports import Clock, Counters, KeyedHasher, UnitOfWork, UnitOfWorkFactory
+
+OPENID = "openid"
+BEARER = "Bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """The ports and per-process caches the protocol endpoints use (one per process).
+
+    ``find_client`` is the clients' cached read (``OidcClients.find``); ``signer`` and
+    ``keyset`` are the tenant's cached keys (``SigningKeys.signer`` / ``SigningKeys.keyset``).
+    """
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    keyed: KeyedHasher
+    counters: Counters
+    find_client: ClientLookup
+    signer: Callable[[Tenant, str], ActiveKey]
+    keyset: Callable[[Tenant], KeySet]
+    base_url: str
+
+    def issuer(self, tenant: Tenant) -> str:
+        return issuer(self.base_url, tenant.slug)
+
+    def authenticator(self, tenant: Tenant, *, ip: str = "", correlation_id: str = "") -> ClientAuthenticator:
+        """Client authentication whose notable refusals (a wrong secret, a replayed assertion)
+        go to the tenant's audit log."""
+
+        def refused(client: OidcClient, reason: str) -> None:
+            self.audit(
+                tenant,
+                "oidc.client_auth_refused",
+                client_id=client.client_id,
+                subject=f"client:{client.client_id}",
+                details={"reason": reason},
+                ip=ip,
+                correlation_id=correlation_id,
+            )
+
+        return ClientAuthenticator(self.find_client, self.keyed, self.counters, on_refused=refused)
+
+    def audit(
+        self,
+        tenant: Tenant,
+        type: str,
+        *,
+        client_id: str,
+        subject: str,
+        details: Mapping[str, Any],
+        ip: str = "",
+        correlation_id: str = "",
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """One audit event, in ``uow`` (committed with it) or in a transaction of its own."""
+        event = AuditEvent(
+            tenant_id=tenant.id,
+            type=type,
+            occurred_at=self.clock.now(),
+            actor=f"client:{client_id}",
+            subject=subject,
+            ip=ip[:64],
+            correlation_id=correlation_id[:64],
+            details=dict(details),
+        )
+        if uow is not None:
+            uow.audit.append(event)
+            return
+        with self.uow() as own:
+            own.audit.append(event)
+            own.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """One token request whose client is authenticated (RFC 6749 §3.2)."""
+
+    tenant: Tenant
+    issuer: str
+    client: OidcClient
+    form: Mapping[str, str]
+    now: datetime
+    ip: str = ""
+    correlation_id: str = ""
+
+    def param(self, name: str) -> str:
+        """A required parameter (RFC 6749 §5.2 ``invalid_request`` when it is missing)."""
+        value = self.form.get(name)
+        if not value:
+            raise OAuthError(INVALID_REQUEST, f"{name} is required")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Signers:
+    """The tenant's current keys for this client: access tokens always ES256, ID tokens in the
+    client's ``id_token_signed_response_alg``. Fetched before the write transaction (a tenant's
+    first key is made on demand, in a transaction of its own)."""
+
+    access: ActiveKey
+    id_token: ActiveKey
+
+    @classmethod
+    def of(cls, provider: Provider, request: TokenRequest) -> Signers:
+        access = provider.signer(request.tenant, DEFAULT_ALG)
+        alg = request.client.metadata.id_token_signed_response_alg
+        return cls(access=access, id_token=access if alg == DEFAULT_ALG else provider.signer(request.tenant, alg))
+
+
+@dataclass(slots=True)
+class Issuance:
+    """What a grant decided to issue, before signing (made inside the transaction)."""
+
+    grant: Grant
+    scope: str
+    sub: str
+    refresh_token: str | None = None
+    id_token: bool = False
+    id_token_claims: dict[str, Any] = field(default_factory=dict)
+    nonce: str | None = None
+
+
+# -- checks shared by the grants -------------------------------------------------------------------
+
+
+def live_grant(uow: UnitOfWork, grant_id: str, request: TokenRequest) -> Grant:
+    """The grant, if it is the client's, of this tenant, not revoked and not expired."""
+    grant = uow.oidc.get_grant(grant_id)
+    if (
+        grant is None
+        or grant.tenant_id != request.tenant.id
+        or grant.client_id != request.client.client_id
+        or not grant.active
+        or grant.expires_at <= request.now
+    ):
+        raise OAuthError(INVALID_GRANT, "the grant was revoked or has expired")
+    return grant
+
+
+def live_account(uow: UnitOfWork, grant: Grant, now: datetime) -> Account:
+    """The person behind the grant, still allowed to log in; and for an online grant (no
+    ``offline_access``), the browser session it came from, still alive."""
+    account = uow.accounts.get(grant.account_id) if grant.account_id is not None else None
+    if account is None or account.tenant_id != grant.tenant_id or not account.can_log_in:
+        raise OAuthError(INVALID_GRANT, "the account can no longer log in")
+    if grant.session_id is not None:
+        session = uow.accounts.get_session(grant.session_id)
+        if session is None or not session.is_active(now):
+            raise OAuthError(INVALID_GRANT, "the login session this grant belongs to has ended")
+    return account
+
+
+def add_refresh_token(uow: UnitOfWork, grant: Grant, client: OidcClient, now: datetime) -> str | None:
+    """A new refresh token for the grant, if the client may have one (RFC 6749 §1.5, §6); it
+    lives the client's refresh lifetime, never past the grant's own expiry."""
+    if GrantType.REFRESH_TOKEN not in client.metadata.grant_types:
+        return None
+    token = new_token()
+    lifetime = timedelta(seconds=client.metadata.refresh_token_lifetime_seconds)
+    uow.oidc.add_refresh_token(
+        RefreshToken(
+            token_hash=hash_token(token),
+            grant_id=grant.id,
+            client_id=client.client_id,
+            created_at=now,
+            expires_at=min(now + lifetime, grant.expires_at),
+        )
+    )
+    return token
+
+
+def person_issuance(
+    provider: Provider,
+    uow: UnitOfWork,
+    request: TokenRequest,
+    grant: Grant,
+    account: Account,
+    *,
+    scope: str,
+    nonce: str | None,
+) -> Issuance:
+    """Tokens for a person's grant: a refresh token when the client has the grant type, an ID
+    token when ``openid`` was granted, with the claims the ``claims`` parameter asked for it."""
+    id_token = OPENID in scope.split(" ")
+    names = oidc_claims.requested_claims(scope.split(" "), grant.claims, "id_token") if id_token else frozenset()
+    assert grant.account_id is not None
+    return Issuance(
+        grant=grant,
+        scope=scope,
+        sub=pairwise_sub(provider.keyed, grant.tenant_id, grant.client_id, grant.account_id),
+        refresh_token=add_refresh_token(uow, grant, request.client, request.now),
+        id_token=id_token,
+        id_token_claims=oidc_claims.release(names, account),
+        nonce=nonce,
+    )
+
+
+def record_issuance(
+    provider: Provider, uow: UnitOfWork, request: TokenRequest, issuance: Issuance, grant_type: GrantType
+) -> None:
+    """The ``oidc.token_issued`` audit event, in the grant's transaction (ids and kinds, never a token)."""
+    grant = issuance.grant
+    provider.audit(
+        request.tenant,
+        "oidc.token_issued",
+        client_id=request.client.client_id,
+        subject=f"account:{grant.account_id}" if grant.account_id is not None else f"client:{grant.client_id}",
+        details={
+            "grant_type": grant_type.value,
+            "grant_id": grant.id,
+            "scope": issuance.scope,
+            "refresh_token": issuance.refresh_token is not None,
+            "id_token": issuance.id_token,
+        },
+        ip=request.ip,
+        correlation_id=request.correlation_id,
+        uow=uow,
+    )
+
+
+# -- the response ------------------------------------------------------------------------------------
+
+
+def token_response(provider: Provider, request: TokenRequest, issuance: Issuance, signers: Signers) -> dict[str, Any]:
+    """RFC 6749 §5.1 (and OpenID Connect Core §3.1.3.3): sign the access token (and the ID token,
+    whose ``at_hash`` binds it), after the transaction committed."""
+    client, grant, now = request.client, issuance.grant, request.now
+    remaining = int((grant.expires_at - now).total_seconds())
+    lifetime = max(1, min(client.metadata.access_token_lifetime_seconds, remaining))
+    access = issue_access_token(
+        signers.access,
+        issuer=request.issuer,
+        grant=grant,
+        sub=issuance.sub,
+        scope=issuance.scope,
+        now=now,
+        lifetime_seconds=lifetime,
+    )
+    body: dict[str, Any] = {
+        "access_token": access.token,
+        "token_type": BEARER,
+        "expires_in": lifetime,
+        "scope": issuance.scope,
+    }
+    if issuance.refresh_token is not None:
+        body["refresh_token"] = issuance.refresh_token
+    if issuance.id_token:
+        body["id_token"] = issue_id_token(
+            signers.id_token,
+            issuer=request.issuer,
+            grant=grant,
+            sub=issuance.sub,
+            now=now,
+            lifetime_seconds=client.metadata.id_token_lifetime_seconds,
+            access_token=access.token,
+            nonce=issuance.nonce,
+            sid=session_sid(provider.keyed, grant.session_id) if grant.session_id else None,
+            claims=issuance.id_token_claims,
+        )
+    return body

@@ -1,0 +1,59 @@
+"""The UserInfo endpoint (OpenID Connect Core §5.3): claims about the person behind an access token.
+
+The token comes as a Bearer token (RFC 6750 §2.1 header, or §2.2 form body on POST; never both,
+never in the query string). It must be one of ours, unexpired, with a live grant and not revoked;
+otherwise the answer is 401 with ``WWW-Authenticate: Bearer error="invalid_token"`` (§5.3.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sesame.domain.tenants import Tenant
+from sesame.oidc import claims as oidc_claims
+from sesame.oidc.token.context import OPENID, Provider
+from sesame.oidc.token.errors import INSUFFICIENT_SCOPE, INVALID_REQUEST, INVALID_TOKEN, bearer_error
+from sesame.oidc.tokens import InvalidAccessToken, access_token_grant, decode_access_token, scopes_of
+
+BEARER_PREFIX = "bearer "
+
+
+def presented_token(authorization: str | None, form: Mapping[str, str] | None, *, realm: str) -> str:
+    """RFC 6750 §2: the one access token of the request (header, or form field on POST)."""
+    from_header = None
+    if authorization is not None:
+        if authorization[: len(BEARER_PREFIX)].lower() != BEARER_PREFIX:
+            raise bearer_error(INVALID_REQUEST, "use the Bearer authentication scheme", realm=realm)
+        from_header = authorization[len(BEARER_PREFIX) :].strip()
+    from_form = form.get("access_token") if form else None
+    if from_header and from_form:
+        # §3.1: "utilizes more than one method for including an access token"
+        raise bearer_error(INVALID_REQUEST, "send the access token once", realm=realm)
+    token = from_header or from_form
+    if not token:
+        raise bearer_error(None, "an access token is required", realm=realm)
+    return token
+
+
+def userinfo(provider: Provider, tenant: Tenant, token: str) -> dict[str, Any]:
+    """§5.3.2: ``sub`` and the claims the token's scope (§5.4) and the ``claims`` parameter's
+    ``userinfo`` member (§5.5) asked for, that the person has."""
+    realm, now = tenant.slug, provider.clock.now()
+    try:
+        claims = decode_access_token(token, provider.keyset(tenant), issuer=provider.issuer(tenant), now=now)
+    except InvalidAccessToken as error:
+        raise bearer_error(INVALID_TOKEN, "the access token is invalid or has expired", realm=realm) from error
+    scopes = scopes_of(str(claims.get("scope", "")))
+    with provider.uow(readonly=True) as uow:
+        try:
+            grant = access_token_grant(uow.oidc, claims, now)
+        except InvalidAccessToken as error:
+            raise bearer_error(INVALID_TOKEN, "the access token was revoked", realm=realm) from error
+        if OPENID not in scopes or grant.account_id is None:
+            raise bearer_error(INSUFFICIENT_SCOPE, "the access token was not issued with the openid scope", realm=realm)
+        account = uow.accounts.get(grant.account_id)
+    if account is None or not account.can_log_in:
+        raise bearer_error(INVALID_TOKEN, "the access token was revoked", realm=realm)
+    names = oidc_claims.requested_claims(scopes, grant.claims, "userinfo")
+    return {"sub": claims["sub"], **oidc_claims.release(names, account)}

@@ -1,0 +1,39 @@
+"""``POST /{tenant}/token``: the token endpoint (RFC 6749 §3.2), see :mod:`sesame.oidc.token`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sesame.oidc.token import endpoint
+from sesame.oidc.token.errors import OAuthError
+from sesame.web.oidc import add_protocol_route, find_tenant, unknown_tenant
+from sesame.web.oidc.client_requests import audit_origin, error_response, json_response, provider_of, read_form
+
+PATH = "/{tenant}/token"
+
+router = APIRouter()
+
+
+async def token(request: Request) -> Response:
+    tenant = await find_tenant(request)
+    if tenant is None:
+        return unknown_tenant()
+    try:
+        form = await read_form(request)
+        body = await run_in_threadpool(
+            endpoint.token,
+            provider_of(request),
+            tenant,
+            form,
+            request.headers.get("authorization"),
+            **audit_origin(request),
+        )
+    except OAuthError as error:
+        return error_response(error)
+    return json_response(body)
+
+
+add_protocol_route(router, PATH, token, ["POST"])

@@ -1,0 +1,38 @@
+"""``GET`` and ``POST /{tenant}/userinfo``: the UserInfo endpoint (OpenID Connect Core §5.3).
+
+The access token comes in the ``Authorization: Bearer`` header, or on POST in the form body's
+``access_token`` (RFC 6750 §2.2); errors carry the ``WWW-Authenticate: Bearer`` challenge.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sesame.oidc import userinfo as oidc_userinfo
+from sesame.oidc.token.errors import OAuthError
+from sesame.web.oidc import add_protocol_route, find_tenant, unknown_tenant
+from sesame.web.oidc.client_requests import error_response, is_form, json_response, provider_of, read_form
+
+PATH = "/{tenant}/userinfo"
+
+router = APIRouter()
+
+
+async def userinfo(request: Request) -> Response:
+    tenant = await find_tenant(request)
+    if tenant is None:
+        return unknown_tenant()
+    try:
+        # RFC 6750 §2.2: the form body, only on POST with the form content type
+        form = await read_form(request) if request.method == "POST" and is_form(request) else None
+        token = oidc_userinfo.presented_token(request.headers.get("authorization"), form, realm=tenant.slug)
+        body = await run_in_threadpool(oidc_userinfo.userinfo, provider_of(request), tenant, token)
+    except OAuthError as error:
+        return error_response(error)
+    return json_response(body)
+
+
+add_protocol_route(router, PATH, userinfo, ["GET", "POST"])
