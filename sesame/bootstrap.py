@@ -65,7 +65,9 @@ class Container:
 
     @property
     def accounts(self) -> AccountService:
-        return AccountService(self.uow, self.clock, self.hasher, self.password_rules, self.counters)
+        return AccountService(
+            self.uow, self.clock, self.hasher, self.password_rules, self.counters, logouts=self.backchannel_logouts
+        )
 
     @property
     def authenticator(self) -> PasswordAuthenticator:

@@ -46,7 +46,15 @@ def container() -> Iterator[Container]:
 
 
 def customers(built: Container) -> BankCustomers:
-    return BankCustomers(built.uow, built.clock, built.counters, built.hasher, built.keyed, built.settings.base_url)
+    return BankCustomers(
+        built.uow,
+        built.clock,
+        built.counters,
+        built.hasher,
+        built.keyed,
+        built.settings.base_url,
+        logouts=built.backchannel_logouts,
+    )
 
 
 def _birth_date(value: str | None) -> date | None:

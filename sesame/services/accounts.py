@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from sesame.domain.accounts import Account, AccountStatus, normalize_email
 from sesame.domain.errors import AlreadyExists, InvalidInput, NotFound
 from sesame.domain.tenants import CredentialKind, IdentifierKind, Tenant
+from sesame.oidc.logout import BackchannelLogouts
 from sesame.ports import Clock, Counters, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from sesame.services.audit import audit_event
 from sesame.services.authentication import lockout_key
@@ -61,7 +62,10 @@ class AccountService:
         hasher: PasswordHasher,
         rules: PasswordRules,
         counters: Counters,
+        *,
+        logouts: BackchannelLogouts | None = None,
     ) -> None:
+        self._logouts = logouts
         self._uow = uow
         self._clock = clock
         self._hasher = hasher
@@ -144,7 +148,7 @@ class AccountService:
             account.status_reason = reason[:200] or "support"
             account.updated_at = self._clock.now()
             uow.accounts.save(account)
-            ended = end_everything(uow, account.id, self._clock.now(), "account_locked").sessions
+            ended = end_everything(uow, account.id, self._clock.now(), "account_locked", logouts=self._logouts).sessions
             self._audit(
                 uow,
                 tenant,
@@ -178,7 +182,9 @@ class AccountService:
             account.profile_review_required = True
             account.updated_at = self._clock.now()
             uow.accounts.save(account)
-            ended = end_everything(uow, account.id, self._clock.now(), "password_change_required").sessions
+            ended = end_everything(
+                uow, account.id, self._clock.now(), "password_change_required", logouts=self._logouts
+            ).sessions
             self._audit(
                 uow,
                 tenant,

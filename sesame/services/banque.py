@@ -29,6 +29,7 @@ from sesame.domain.tenants import CredentialKind, IdentifierKind, Tenant
 from sesame.messages import build_message
 from sesame.methods.keypad.codes import KeypadCodeHasher
 from sesame.methods.keypad.recovery_codes import RECOVERY_CODE_LIFETIME, RecoveryCodes
+from sesame.oidc.logout import BackchannelLogouts
 from sesame.ports import Clock, Counters, KeyedHasher, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from sesame.services.accounts import clean_name
 from sesame.services.audit import audit_event
@@ -120,9 +121,11 @@ class BankCustomers:
         base_url: str,
         *,
         draw_number: Callable[[], str] = draw_customer_number,
+        logouts: BackchannelLogouts | None = None,
     ) -> None:
         """``draw_number`` gives candidate customer numbers (random; injected by tests)."""
         self._uow = uow
+        self._logouts = logouts
         self._draw_number = draw_number
         self._clock = clock
         self._counters = counters
@@ -372,7 +375,7 @@ class BankCustomers:
         account.status_reason = SECURED_BY_CUSTOMER
         account.updated_at = now
         uow.accounts.save(account)
-        ended = end_everything(uow, account.id, now, SECURED_END_REASON)
+        ended = end_everything(uow, account.id, now, SECURED_END_REASON, logouts=self._logouts)
         profile = uow.customers.get(account.id)
         sms = self._send_new_code(uow, tenant, account, profile, now) if profile is not None else False
         details = {"via": via, "sessions_ended": ended.sessions, "letter": profile is not None, "sms": sms}
@@ -458,7 +461,7 @@ class BankCustomers:
         ended = 0
         if recovery_token_id is not None:
             # Whoever else was in (the thief of a lost code) is out; the other letters are void.
-            ended = end_everything(uow, account.id, now, CODE_CHANGED_END_REASON).sessions
+            ended = end_everything(uow, account.id, now, CODE_CHANGED_END_REASON, logouts=self._logouts).sessions
             uow.accounts.revoke_tokens(account.id, TokenPurpose.RECOVERY, now)
         reason = "recovery" if recovery_token_id is not None else "first_login"
         details = {"reason": reason, "reopened": reopened, "sessions_ended": ended}
@@ -484,7 +487,7 @@ class BankCustomers:
             account.status_reason = reason[:200] or "support"
             account.updated_at = now
             uow.accounts.save(account)
-            ended = end_everything(uow, account.id, now, "account_locked").sessions
+            ended = end_everything(uow, account.id, now, "account_locked", logouts=self._logouts).sessions
             details = {"reason": account.status_reason, "sessions_ended": ended}
             self._audit(uow, tenant, "account.locked", context, account.id, details)
             uow.commit()

@@ -20,6 +20,7 @@ from sesame.domain.accounts import Account
 from sesame.domain.errors import InvalidInput, NotFound
 from sesame.domain.tenants import CredentialKind, Tenant
 from sesame.messages.render import normalize_locale
+from sesame.oidc.logout import BackchannelLogouts
 from sesame.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from sesame.services.audit import audit_event
 from sesame.services.context import RequestContext
@@ -50,8 +51,17 @@ class PasswordChanged:
 
 class PasswordChangeService:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher, rules: PasswordRules, *, base_url: str
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        hasher: PasswordHasher,
+        rules: PasswordRules,
+        *,
+        base_url: str,
+        logouts: BackchannelLogouts | None = None,
     ) -> None:
+        """``logouts`` tells the account's partner services (back-channel logout) when sessions end."""
+        self._logouts = logouts
         self._uow = uow
         self._clock = clock
         self._hasher = hasher
@@ -107,7 +117,9 @@ class PasswordChangeService:
         account.password_change_required = False
         account.updated_at = now
         uow.accounts.save(account)
-        ended = end_everything(uow, account.id, now, "password_changed", keep_session_id=keep_session_id).sessions
+        ended = end_everything(
+            uow, account.id, now, "password_changed", keep_session_id=keep_session_id, logouts=self._logouts
+        ).sessions
         if account.email:
             queue_email(
                 uow,

@@ -18,6 +18,7 @@ from sesame.domain.messages import Channel
 from sesame.domain.passwords import failed_rules
 from sesame.domain.tenants import IdentifierKind, Tenant
 from sesame.messages import build_message
+from sesame.oidc.logout import BackchannelLogouts
 from sesame.ports import Clock, Counters, KeyedHasher, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from sesame.services.audit import audit_event
 from sesame.services.authentication import lockout_key
@@ -82,14 +83,17 @@ class RecoveryService:
         keyed: KeyedHasher,
         rules: PasswordRules,
         base_url: str,
+        *,
+        logouts: BackchannelLogouts | None = None,
     ) -> None:
+        self._logouts = logouts
         self._uow = uow
         self._clock = clock
         self._counters = counters
         self._keyed = keyed
         self._rules = rules
         self._tokens = OneTimeTokens(keyed)
-        self._passwords = PasswordChangeService(uow, clock, hasher, rules, base_url=base_url)
+        self._passwords = PasswordChangeService(uow, clock, hasher, rules, base_url=base_url, logouts=logouts)
         self._base_url = base_url.rstrip("/")
 
     # -- asking for an email ----------------------------------------------------------------------
@@ -248,7 +252,7 @@ class RecoveryService:
         if account.email_verified_at is None:
             account.email_verified_at = now
             uow.accounts.save(account)
-        ended = end_everything(uow, account.id, now, END_REASON)
+        ended = end_everything(uow, account.id, now, END_REASON, logouts=self._logouts)
         uow.accounts.revoke_tokens(account.id, TokenPurpose.RECOVERY, now)
         sessions = changed.sessions_ended + ended.sessions
         details: dict[str, object] = {

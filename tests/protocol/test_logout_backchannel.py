@@ -25,6 +25,7 @@ from sesame.domain.errors import InvalidInput
 from sesame.domain.messages import Channel, DeliveryStatus, OutboundMessage
 from sesame.domain.tenants import Tenant
 from sesame.oidc.logout import BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME
+from sesame.services.context import RequestContext
 from sesame.services.outbox import queue, queue_http_form
 from sesame.services.outbox_worker import DeliveryReport, deliver_due
 from sesame.services.sessions import end_everything
@@ -382,3 +383,17 @@ def test_an_http_message_is_sensitive_by_default(container: Container, laposte: 
         stored = uow.outbox.get(message_id)
     assert stored is not None and stored.sensitive and stored.channel is Channel.HTTP
     assert stored.body_text == '{"a": "b"}'
+
+
+def test_a_lock_by_support_tells_the_partner_services(
+    browser: TestClient, container: Container, laposte: Tenant
+) -> None:
+    """The account services pass the back-channel logouts to end_everything (lock, forced change,
+    password change and reset, the bank's "secure my access" all go through it)."""
+    partner = with_backchannel(container, laposte, "Ameli", "https://ameli.example/bc")
+    log_in_at(browser)
+    sign_in(browser, partner)
+
+    container.accounts.lock(laposte, "marie.dupont@example.fr", "fraud", RequestContext(actor="cli"))
+
+    assert [m.recipient for m in backchannel_messages(container)] == ["https://ameli.example/bc"]

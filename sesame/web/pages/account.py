@@ -70,7 +70,12 @@ def email_change(container: Container) -> EmailChange:
 
 def password_change(container: Container) -> PasswordChangeService:
     return PasswordChangeService(
-        container.uow, container.clock, container.hasher, container.password_rules, base_url=container.settings.base_url
+        container.uow,
+        container.clock,
+        container.hasher,
+        container.password_rules,
+        base_url=container.settings.base_url,
+        logouts=container.backchannel_logouts,
     )
 
 

@@ -65,6 +65,7 @@ def bank_customers(container: Container) -> BankCustomers:
         container.hasher,
         container.keyed,
         container.settings.base_url,
+        logouts=container.backchannel_logouts,
     )
 
 

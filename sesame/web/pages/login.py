@@ -85,7 +85,12 @@ def _login_hint(request: Request) -> str:
 
 def _password_changes(container: Container) -> PasswordChangeService:
     return PasswordChangeService(
-        container.uow, container.clock, container.hasher, container.password_rules, base_url=container.settings.base_url
+        container.uow,
+        container.clock,
+        container.hasher,
+        container.password_rules,
+        base_url=container.settings.base_url,
+        logouts=container.backchannel_logouts,
     )
 
 

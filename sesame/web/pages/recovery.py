@@ -47,6 +47,7 @@ def recovery_service(container: Container) -> RecoveryService:
         container.keyed,
         container.password_rules,
         container.settings.base_url,
+        logouts=container.backchannel_logouts,
     )
 
 
