@@ -44,6 +44,27 @@ class AuthOutcome:
         return self.status is AuthStatus.OK
 
 
+def record_credential_use(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    hasher: PasswordHasher,
+    credential_id: int,
+    secret_hash: str,
+    secret: str,
+) -> None:
+    """After a successful check: store a hash with the current parameters if the old ones are
+    weaker (argon2 settings raised), else just note the use."""
+    now = clock.now()
+    # Hashing again is slow: do it before the write transaction takes the lock.
+    upgraded = hasher.hash(secret) if hasher.needs_rehash(secret_hash) else None
+    with uow_factory() as uow:
+        if upgraded is not None:
+            uow.accounts.rehash_credential(credential_id, upgraded, now)
+        else:
+            uow.accounts.touch_credential(credential_id, now)
+        uow.commit()
+
+
 def lockout_key(tenant: Tenant, identifier: str) -> str:
     """The lockout counter's key: per tenant and typed identifier, whether or not it exists.
 
@@ -120,15 +141,7 @@ class PasswordAuthenticator:
         return account, credentials[0].secret_hash, credentials[0].id
 
     def _after_success(self, account: Account, credential_id: int, secret_hash: str, password: str) -> None:
-        now = self._clock.now()
-        # Hashing again is slow: do it before the write transaction takes the lock.
-        upgraded = self._hasher.hash(password) if self._hasher.needs_rehash(secret_hash) else None
-        with self._uow() as uow:
-            if upgraded is not None:
-                uow.accounts.rehash_credential(credential_id, upgraded, now)
-            else:
-                uow.accounts.touch_credential(credential_id, now)
-            uow.commit()
+        record_credential_use(self._uow, self._clock, self._hasher, credential_id, secret_hash, password)
 
     def _audit(
         self, tenant: Tenant, event: str, context: RequestContext, account: Account | None, details: dict[str, str]

@@ -30,6 +30,15 @@ CLIENT_ID_BYTES = 18
 CLIENT_SECRET_BYTES = 32
 
 
+def new_client_id() -> str:
+    """A random, URL-safe client id that never starts with "-" (a command line would take it for
+    an option: `sesame client disable -x...` fails)."""
+    while True:
+        candidate = secrets.token_urlsafe(CLIENT_ID_BYTES)
+        if candidate[0].isalnum():
+            return candidate
+
+
 class OidcClients:
     """One per process (``Container.oidc_clients``): :meth:`find` is the token endpoint's cached read."""
 
@@ -89,7 +98,7 @@ class OidcClients:
         secret = secrets.token_urlsafe(CLIENT_SECRET_BYTES) if method in SECRET_METHODS else None
         now = self._clock.now()
         client = OidcClient(
-            client_id=secrets.token_urlsafe(CLIENT_ID_BYTES),
+            client_id=new_client_id(),
             tenant_id=tenant.id,
             name=name.strip(),
             public=public,

@@ -80,6 +80,16 @@ def end_everything(
     return EndedAccess(sessions=sessions, grants=len(grants), backchannel_logouts=queued)
 
 
+def end_replaced_session(uow: UnitOfWork, tenant_id: int, previous_token: str | None, now: datetime) -> bool:
+    """End the session the browser had before this login (a new id at every login); True if one ended."""
+    if not previous_token or len(previous_token) > 128:
+        return False
+    previous = uow.accounts.get_session(session_id_of(previous_token))
+    if previous is None or previous.tenant_id != tenant_id or previous.ended_at is not None:
+        return False
+    return uow.accounts.end_sessions(previous.account_id, now, "replaced", only=previous.id) == 1
+
+
 class SessionService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow

@@ -192,3 +192,9 @@ def test_the_container_keeps_one_service_per_process(container: Container) -> No
     """The caches only help if every request uses the same service object."""
     assert container.oidc_clients is container.oidc_clients
     assert container.signing_keys is container.signing_keys
+
+
+def test_client_ids_never_start_with_a_dash() -> None:
+    from sesame.services.oidc_clients import new_client_id
+
+    assert all(new_client_id()[0].isalnum() for _ in range(2000))

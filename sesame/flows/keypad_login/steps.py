@@ -26,7 +26,7 @@ from sesame.ports import KeyedHasher
 from sesame.services.authentication import AuthStatus
 from sesame.services.banque import UNCHANGED, BankCustomers
 from sesame.services.context import RequestContext
-from sesame.services.sessions import SessionService, session_id_of
+from sesame.services.sessions import SessionService, end_replaced_session
 
 KeypadFlow = Flow[KeypadLoginState, KeypadLoginContext]
 
@@ -265,13 +265,7 @@ def _open_session(flow: KeypadFlow, env: StepEnv, *, code_changed: bool) -> Step
 
 
 def _end_previous_session(env: StepEnv, services: KeypadServices) -> bool:
-    token = services.previous_session_token
-    if not token or len(token) > 128:
-        return False
-    previous = env.uow.accounts.get_session(session_id_of(token))
-    if previous is None or previous.tenant_id != env.tenant.id or previous.ended_at is not None:
-        return False
-    return env.uow.accounts.end_sessions(previous.account_id, env.now, "replaced", only=previous.id) == 1
+    return end_replaced_session(env.uow, env.tenant.id, services.previous_session_token, env.now)
 
 
 # -- helpers --------------------------------------------------------------------------------------------

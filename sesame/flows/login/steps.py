@@ -27,7 +27,7 @@ from sesame.services.context import RequestContext
 from sesame.services.outbox import queue_email
 from sesame.services.password_change import PASSWORD_INPUT_MAX, PasswordChangeService
 from sesame.services.registration import CONFIRM_TEMPLATE, CONFIRMATION_LIFETIME, RESEND_COOLDOWN
-from sesame.services.sessions import SessionService, session_id_of
+from sesame.services.sessions import SessionService, end_replaced_session
 from sesame.services.throttling import Throttle
 from sesame.services.tokens import MAX_CODE_ATTEMPTS, OneTimeTokens
 
@@ -301,13 +301,7 @@ def _open_session(flow: LoginFlow, env: StepEnv) -> StepResult[LoginState]:
 
 
 def _end_previous_session(env: StepEnv, services: LoginServices) -> bool:
-    token = services.previous_session_token
-    if not token or len(token) > 128:
-        return False
-    previous = env.uow.accounts.get_session(session_id_of(token))
-    if previous is None or previous.tenant_id != env.tenant.id or previous.ended_at is not None:
-        return False
-    return env.uow.accounts.end_sessions(previous.account_id, env.now, "replaced", only=previous.id) == 1
+    return end_replaced_session(env.uow, env.tenant.id, services.previous_session_token, env.now)
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from sesame.methods.keypad.codes import KeypadCodeHasher
 from sesame.methods.keypad.recovery_codes import RecoveryCodes
 from sesame.ports import Clock, Counters, UnitOfWorkFactory
 from sesame.services.audit import audit_event
-from sesame.services.authentication import IP_MAX, AuthStatus, ip_throttle_key, lockout_key
+from sesame.services.authentication import IP_MAX, AuthStatus, ip_throttle_key, lockout_key, record_credential_use
 from sesame.services.context import RequestContext
 from sesame.services.throttling import LockoutGuard, Throttle
 
@@ -91,10 +91,16 @@ class KeypadAuthenticator:
             )
         key = lockout_key(tenant, number)
         guard = LockoutGuard(self._counters, self._clock, policy)
+        # The round is read BEFORE the state: a suspension that lands in between is either seen by
+        # check() or, if later, finds this try reserved in the old (already full) round. Read after,
+        # a try could open the next round's count and be compared while the suspension is written.
+        round_number = self._round(key)
         state = guard.check(key)
         if state.status is LockoutStatus.LOCKED:
             return self._while_locked(tenant, number, code, context)
-        if state.status is LockoutStatus.SUSPENDED or not self._reserve_try(key, policy.max_failures, tenant):
+        if state.status is LockoutStatus.SUSPENDED or not self._reserve_try(
+            key, round_number, policy.max_failures, tenant
+        ):
             self._codes.dummy_verify(code)  # the same time as a real check
             self._audit(tenant, "login.refused", context, None, {"lockout": LockoutStatus.SUSPENDED.value})
             return KeypadOutcome(AuthStatus.SUSPENDED, retry_at=self._suspended_until(guard, key, state, tenant))
@@ -169,10 +175,10 @@ class KeypadAuthenticator:
     def _round(self, key: str) -> int:
         return self._counters.get(LockoutKeys(key).round, self._clock.now())
 
-    def _reserve_try(self, key: str, max_failures: int, tenant: Tenant) -> bool:
+    def _reserve_try(self, key: str, round_number: int, max_failures: int, tenant: Tenant) -> bool:
         """Count a try in this round before comparing; past the policy's failures, compare nothing."""
         window = tenant.policy.lockout.failure_window_seconds
-        tries = self._counters.increment(tries_key(key, self._round(key)), window, self._clock.now())
+        tries = self._counters.increment(tries_key(key, round_number), window, self._clock.now())
         return tries <= max_failures
 
     def _suspended_until(self, guard: LockoutGuard, key: str, state: LockoutDecision, tenant: Tenant) -> datetime:
@@ -198,14 +204,7 @@ class KeypadAuthenticator:
         return account, credentials[0].id, credentials[0].secret_hash
 
     def _after_success(self, credential_id: int, secret_hash: str, code: str) -> None:
-        now = self._clock.now()
-        upgraded = self._codes.hash(code) if self._codes.needs_rehash(secret_hash) else None
-        with self._uow() as uow:
-            if upgraded is not None:
-                uow.accounts.rehash_credential(credential_id, upgraded, now)
-            else:
-                uow.accounts.touch_credential(credential_id, now)
-            uow.commit()
+        record_credential_use(self._uow, self._clock, self._codes, credential_id, secret_hash, code)
 
     def _audit(
         self, tenant: Tenant, event: str, context: RequestContext, account: Account | None, details: dict[str, str]
