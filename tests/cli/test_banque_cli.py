@@ -129,7 +129,7 @@ def test_api_keys_create_list_revoke(runner: CliRunner) -> None:
     assert re.fullmatch(r"sk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", key) and created["label"] == "Back office"
     listed = as_json(run(runner, "banque", "api-key", "list", "--json"))
     assert [item["key_id"] for item in listed] == [created["key_id"]]
-    assert key not in json.dumps(listed) and key.split("_")[2] not in json.dumps(listed)
+    assert key not in json.dumps(listed) and key.split("_", 2)[2] not in json.dumps(listed)
     assert run(runner, "banque", "api-key", "revoke", created["key_id"]).exit_code == 0
     assert as_json(run(runner, "banque", "api-key", "list", "--json"))[0]["revoked_at"] is not None
     again = run(runner, "banque", "api-key", "revoke", created["key_id"])
