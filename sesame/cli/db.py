@@ -13,7 +13,7 @@ app = typer.Typer(help="Database schema: migrate to the latest version, show the
 
 @app.command()
 def upgrade(
-    revision: str = typer.Argument("head", help="Target revision (default: the latest)."),
+    revision: str = typer.Argument("heads", help="Target revision (default: the latest)."),
     json_output: bool = JsonOption,
 ) -> None:
     """Apply the migrations up to REVISION (idempotent: an up-to-date database is left as it is)."""

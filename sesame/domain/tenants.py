@@ -118,6 +118,34 @@ class IdentityPolicy(_Policy):
     minimum_age: Annotated[int, Field(ge=0)] = 18
     evidence_retention_days: Annotated[int, Field(ge=1)] = 7 * 365
     closed_account_retention_days: Annotated[int, Field(ge=1)] = 3 * 365
+    #: Uploaded document images (recto, verso, the online path's photo), each.
+    document_max_bytes: Annotated[int, Field(ge=100_000, le=20_000_000)] = 3 * 1024 * 1024
+    #: SMS code that verifies the mobile: lifetime, and the wait before "resend".
+    sms_code_ttl_seconds: Annotated[int, Field(ge=60)] = 10 * 60
+    sms_resend_after_seconds: Annotated[int, Field(ge=10)] = 60
+    sms_max_tries: Annotated[int, Field(ge=1, le=20)] = 5
+    #: Verification methods offered (seed 001: postman, post office, 100 % online).
+    verification_methods: tuple[str, ...] = ("postman", "post_office", "online")
+    #: The online path: reviewer service level, and the block after failed video attempts.
+    review_sla_hours: Annotated[int, Field(ge=1)] = 48
+    video_max_failures: Annotated[int, Field(ge=1)] = 2
+    video_block_seconds: Annotated[int, Field(ge=60)] = 6 * 3600
+    #: The activation code that completes the identity.
+    activation_code_ttl_days: Annotated[int, Field(ge=1)] = 30
+    activation_max_tries: Annotated[int, Field(ge=1, le=20)] = 10
+    #: An unfinished enrolment is abandoned (and its images deleted) after this many days.
+    enrolment_ttl_days: Annotated[int, Field(ge=1)] = 90
+
+
+class MfaPolicy(_Policy):
+    """Second factors a tenant offers besides the phone app (issue 7): TOTP, passkeys, recovery codes."""
+
+    #: Which of "totp", "passkey", "recovery_codes" the account page offers.
+    second_factors: tuple[str, ...] = ("totp", "passkey", "recovery_codes")
+    #: Ask for a second factor at every login of an account that has one.
+    require_when_enrolled: bool = True
+    #: How recent (seconds) the last authentication must be to add or remove a factor.
+    fresh_auth_seconds: Annotated[int, Field(ge=30)] = 5 * 60
 
 
 class Branding(_Policy):
@@ -158,6 +186,7 @@ class TenantPolicy(_Policy):
     session: SessionPolicy = SessionPolicy()
     flows: FlowPolicy = FlowPolicy()
     identity: IdentityPolicy = IdentityPolicy()
+    mfa: MfaPolicy = MfaPolicy()
     branding: Branding = Branding()
     languages: Languages = Languages()
     terms_version: str = "1"
