@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, only those missing (idempotent).
 # PostgreSQL and Redis are started by scripts/test.sh on 127.0.0.1; Chromium drives the browser tests;
-# Tesseract reads identity documents' machine-readable zone; DejaVu fonts render letters.
+# Tesseract reads identity documents' machine-readable zone (tests render specimens in OCR-B);
+# DejaVu fonts render letters.
 set -euo pipefail
 need=()
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
@@ -10,6 +11,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v tesseract >/dev/null || need+=(tesseract-ocr)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+[ -f /usr/share/fonts/opentype/ocr-b/OCRB.otf ] || need+=(fonts-ocr-b)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
   exit 0
