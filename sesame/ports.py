@@ -17,6 +17,7 @@ from sesame.domain.api_keys import ApiKey
 from sesame.domain.audit import AuditEvent, AuditRecord, ChainHead
 from sesame.domain.customers import CustomerProfile
 from sesame.domain.flows import FlowRecord
+from sesame.domain.identity import CaseStatus, ProofingCase, VerificationMethod, VerifiedIdentity
 from sesame.domain.messages import EmailMessage, Letter, OutboundMessage, SmsMessage, StoredMessage
 from sesame.domain.tenants import Tenant, TenantPolicy
 from sesame.oidc.models import AuthorizationCode, Consent, Grant, OidcClient, RefreshToken, SigningKey
@@ -188,6 +189,54 @@ class ApiKeyRepository(Protocol):
     def revoke(self, tenant_id: int, key_id: str, now: datetime) -> bool: ...
 
 
+class ProofingRepository(Protocol):
+    """Identity proofing cases (one open case per account at a time)."""
+
+    def add(self, case: ProofingCase) -> ProofingCase: ...
+
+    def get(self, case_id: int) -> ProofingCase | None: ...
+
+    def open_case_of(self, account_id: int) -> ProofingCase | None: ...
+
+    def cases_of(self, account_id: int) -> Sequence[ProofingCase]: ...
+
+    def save(self, case: ProofingCase) -> None:
+        """Store a changed case; ``FlowStateError`` if someone changed it since it was read."""
+        ...
+
+    def queue(
+        self,
+        tenant_id: int,
+        statuses: Sequence[CaseStatus],
+        *,
+        methods: Sequence[VerificationMethod] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[ProofingCase]: ...
+
+    def stale(
+        self, statuses: Sequence[CaseStatus], updated_before: datetime, limit: int = 500
+    ) -> Sequence[ProofingCase]: ...
+
+    def delete(self, case_id: int) -> None: ...
+
+
+class IdentityRepository(Protocol):
+    """Verified identities (and their evidence)."""
+
+    def add(self, identity: VerifiedIdentity) -> VerifiedIdentity: ...
+
+    def of_account(self, account_id: int) -> VerifiedIdentity | None: ...
+
+    def by_mobile(self, tenant_id: int, e164: str) -> Sequence[VerifiedIdentity]: ...
+
+    def save(self, identity: VerifiedIdentity) -> None: ...
+
+    def ended_before(self, before: datetime, tenant_id: int, limit: int = 500) -> Sequence[int]: ...
+
+    def delete(self, identity_id: int) -> None: ...
+
+
 class OidcRepository(Protocol):
     """The OpenID Connect provider's state (see sesame/adapters/sql/models/oidc.py)."""
 
@@ -277,6 +326,8 @@ class UnitOfWork(Protocol):
     audit: AuditRepository
     customers: CustomerRepository
     api_keys: ApiKeyRepository
+    proofing: ProofingRepository
+    identities: IdentityRepository
 
     def __enter__(self) -> Self: ...
 

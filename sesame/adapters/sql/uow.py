@@ -12,6 +12,7 @@ from sesame.adapters.sql.repositories.accounts import SqlAccountRepository
 from sesame.adapters.sql.repositories.audit import SqlAuditRepository
 from sesame.adapters.sql.repositories.customers import SqlApiKeyRepository, SqlCustomerRepository
 from sesame.adapters.sql.repositories.flows import SqlFlowRepository
+from sesame.adapters.sql.repositories.identity import SqlIdentityRepository, SqlProofingRepository
 from sesame.adapters.sql.repositories.oidc import SqlOidcRepository
 from sesame.adapters.sql.repositories.outbox import SqlOutboxRepository
 from sesame.adapters.sql.repositories.tenants import SqlTenantRepository
@@ -35,6 +36,8 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(self.session)
         self.customers = SqlCustomerRepository(self.session)
         self.api_keys = SqlApiKeyRepository(self.session)
+        self.proofing = SqlProofingRepository(self.session)
+        self.identities = SqlIdentityRepository(self.session)
         return self
 
     def __exit__(

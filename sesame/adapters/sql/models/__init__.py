@@ -6,6 +6,7 @@ from sesame.adapters.sql.models.base import Base
 from sesame.adapters.sql.models.counters import CounterRow
 from sesame.adapters.sql.models.customers import ApiKeyRow, CustomerProfileRow
 from sesame.adapters.sql.models.flows import FlowRow
+from sesame.adapters.sql.models.identity import ProofingCaseRow, VerifiedIdentityRow
 from sesame.adapters.sql.models.oidc import (
     AuthorizationCodeRow,
     ConsentRow,
@@ -34,9 +35,11 @@ __all__ = [
     "OidcClientRow",
     "OidcGrantRow",
     "OutboxRow",
+    "ProofingCaseRow",
     "RefreshTokenRow",
     "RevokedAccessTokenRow",
     "SessionRow",
     "SigningKeyRow",
     "TenantRow",
+    "VerifiedIdentityRow",
 ]
