@@ -13,7 +13,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from sesame.domain.identity import CaseCode, CodePurpose, ProofingCase
-from sesame.ports import KeyedHasher
+from sesame.domain.tenants import Tenant
+from sesame.ports import KeyedHasher, UnitOfWork
+from sesame.services.outbox import queue_sms
 
 CODE_DIGITS = 6
 KEYED_PURPOSE = "proofing-code"
@@ -81,3 +83,28 @@ def check_code(
         return CodeCheck.LOCKED if current.tries >= max_tries else CodeCheck.WRONG
     current.used_at = now
     return CodeCheck.OK
+
+
+def activation_ttl(case: ProofingCase, now: datetime) -> timedelta:
+    """The activation code lives as long as the case's activation window."""
+    if case.activation_expires_at is None:
+        raise ValueError("the case has no activation window: decide it first")
+    return case.activation_expires_at - now
+
+
+def send_code_by_sms(
+    uow: UnitOfWork, tenant: Tenant, locale: str, case: ProofingCase, purpose: CodePurpose, code: str, now: datetime
+) -> int:
+    """Queue ``code`` to the case's mobile (template sms/identity_code), in the caller's transaction."""
+    if case.mobile is None:
+        raise ValueError("the case has no mobile number yet")
+    return queue_sms(
+        uow,
+        tenant,
+        "identity_code",
+        locale,
+        case.mobile,
+        {"code": code, "purpose": purpose.value},
+        now=now,
+        sensitive=True,
+    )
