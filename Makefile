@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev system-deps lint typecheck unit docs bench clean
+.PHONY: run test install install-dev system-deps lint typecheck unit docs bench bench-oidc clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ unit: install-dev
 
 docs: install
 	$(BIN)/sesame config docs
+
+# Benchmarks (not part of make test): figures in docs/performance.md.
+bench: install-dev
+	$(BIN)/python bench/password_blocklist.py
+
+bench-oidc: install-dev
+	@command -v wrk >/dev/null || { echo "bench-oidc needs wrk: apt-get install wrk" >&2; exit 1; }
+	$(BIN)/python bench/oidc.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -11,13 +11,26 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sesame.adapters.clock import SystemClock
+from sesame.adapters.encrypted_storage import DocumentCipher
 from sesame.adapters.hashing import Argon2PasswordHasher, HmacKeyedHasher
 from sesame.adapters.password_blocklist import ShippedPasswordBlocklist
 from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.config import Settings
 from sesame.domain.passwords import PasswordBlocklist
-from sesame.ports import Clock, Counters, HttpPoster, KeyedHasher, LetterPrinter, Mailer, PasswordHasher, SmsSender
+from sesame.ports import (
+    Clock,
+    Counters,
+    HttpPoster,
+    ImageSanitizer,
+    KeyedHasher,
+    LetterPrinter,
+    Mailer,
+    MrzReader,
+    PasswordHasher,
+    Referentials,
+    SmsSender,
+)
 from sesame.services.accounts import AccountService
 from sesame.services.authentication import PasswordAuthenticator
 from sesame.services.passwords import PasswordRules
@@ -26,8 +39,16 @@ from sesame.services.tenants import TenantService
 from sesame.services.tokens import OneTimeTokens
 
 if TYPE_CHECKING:
+    from sesame.backoffice.services import Backoffice
     from sesame.oidc.logout import BackchannelLogouts
+    from sesame.ports import AccessTokenStates
+    from sesame.services.approvals import ApprovalService
+    from sesame.services.devices import DeviceService
+    from sesame.services.factors import FactorService
     from sesame.services.oidc_clients import OidcClients
+    from sesame.services.proofing import ProofingService
+    from sesame.services.registered_letters import RegisteredLetters
+    from sesame.services.retention import RetentionService
     from sesame.services.signing_keys import SigningKeys
 
 
@@ -81,6 +102,19 @@ class Container:
     def tokens(self) -> OneTimeTokens:
         return OneTimeTokens(self.keyed)
 
+    @property
+    def factors(self) -> FactorService:
+        from sesame.services.factors import FactorService
+
+        return FactorService(
+            self.uow,
+            self.clock,
+            keyed=self.keyed,
+            counters=self.counters,
+            secret_key=self.secret_key,
+            base_url=self.settings.base_url,
+        )
+
     # One per process, not per use: their caches are what keep the protocol endpoints lean.
     @cached_property
     def signing_keys(self) -> SigningKeys:
@@ -95,10 +129,98 @@ class Container:
         return OidcClients(self.uow, self.clock, self.keyed)
 
     @cached_property
+    def access_token_states(self) -> AccessTokenStates:
+        from sesame.adapters.sql.repositories.oidc import SqlAccessTokenStates
+
+        return SqlAccessTokenStates(self.database.read_engine)
+
+    @cached_property
     def backchannel_logouts(self) -> BackchannelLogouts:
         from sesame.oidc.logout import BackchannelLogouts
 
         return BackchannelLogouts.for_server(self.keyed, self.secret_key, self.settings.base_url)
+
+    @cached_property
+    def registered_letters(self) -> RegisteredLetters:
+        from sesame.services.registered_letters import RegisteredLetters
+
+        return RegisteredLetters(
+            self.uow,
+            self.clock,
+            self.signing_keys,
+            self.keyed,
+            secret_key=self.secret_key,
+            base_url=self.settings.base_url,
+        )
+
+    # One per process: the referentials load their data once, on first use.
+    @cached_property
+    def referentials(self) -> Referentials:
+        from sesame.adapters.referentials import ShippedReferentials
+
+        return ShippedReferentials()
+
+    # One per process: it draws OCR-B's glyphs once. Tesseract by default; without the binary it
+    # reads nothing and says so, and the MRZ check shows "not checked".
+    @cached_property
+    def mrz_reader(self) -> MrzReader:
+        from sesame.adapters.ocr_tesseract import TesseractMrzReader
+
+        return TesseractMrzReader()
+
+    @property
+    def images(self) -> ImageSanitizer:
+        from sesame.adapters.images import PillowImageSanitizer
+
+        return PillowImageSanitizer()
+
+    @property
+    def proofing(self) -> ProofingService:
+        from sesame.services.proofing import ProofingService
+
+        return ProofingService(
+            self.uow,
+            self.clock,
+            self.keyed,
+            self.counters,
+            images=self.images,
+            mrz_reader=self.mrz_reader,
+            letters=self.registered_letters,
+            base_url=self.settings.base_url,
+        )
+
+    @property
+    def backoffice(self) -> Backoffice:
+        from sesame.backoffice.services import Backoffice
+
+        return Backoffice(self)
+
+    @property
+    def retention(self) -> RetentionService:
+        from sesame.services.retention import RetentionService
+
+        return RetentionService(self.uow, self.clock)
+
+    @property
+    def devices(self) -> DeviceService:
+        from sesame.services.devices import DeviceService
+
+        return DeviceService(
+            self.uow,
+            self.clock,
+            keyed=self.keyed,
+            counters=self.counters,
+            authenticator=self.authenticator,
+            base_url=self.settings.base_url,
+        )
+
+    @property
+    def approvals(self) -> ApprovalService:
+        from sesame.services.approvals import ApprovalService
+
+        return ApprovalService(
+            self.uow, self.clock, keyed=self.keyed, counters=self.counters, base_url=self.settings.base_url
+        )
 
     def close(self) -> None:
         close = getattr(self.counters, "close", None)
@@ -141,7 +263,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     return Container(
         settings=settings,
         database=database,
-        uow=SqlUnitOfWorkFactory(database),
+        uow=SqlUnitOfWorkFactory(database, documents=DocumentCipher(secret_key)),
         clock=clock or SystemClock(),
         counters=build_counters(settings, database),
         channels=build_channels(settings, database),

@@ -13,14 +13,30 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from sesame.domain.accounts import Account, AccountToken, BrowserSession, Credential, TokenPurpose
+from sesame.domain.agents import Agent, AgentSession, SecondApproval
 from sesame.domain.api_keys import ApiKey
 from sesame.domain.audit import AuditEvent, AuditRecord, ChainHead
 from sesame.domain.customers import CustomerProfile
+from sesame.domain.devices import ApprovalRequest, ApprovalStatus, Device, DeviceActivation
+from sesame.domain.documents import DocumentInfo, StoredDocument
+from sesame.domain.factors import SecondFactor
 from sesame.domain.flows import FlowRecord
 from sesame.domain.identity import CaseStatus, ProofingCase, VerificationMethod, VerifiedIdentity
+from sesame.domain.images import SanitizedImage
 from sesame.domain.messages import EmailMessage, Letter, OutboundMessage, SmsMessage, StoredMessage
+from sesame.domain.mrz import MrzReading
+from sesame.domain.referentials import Country, Town
+from sesame.domain.registered_letters import LetterStatus, RegisteredLetter
 from sesame.domain.tenants import Tenant, TenantPolicy
-from sesame.oidc.models import AuthorizationCode, Consent, Grant, OidcClient, RefreshToken, SigningKey
+from sesame.oidc.models import (
+    AccessTokenState,
+    AuthorizationCode,
+    Consent,
+    Grant,
+    OidcClient,
+    RefreshToken,
+    SigningKey,
+)
 
 # -- time -------------------------------------------------------------------------------------
 
@@ -286,6 +302,8 @@ class OidcRepository(Protocol):
 
     def add_code(self, code: AuthorizationCode) -> None: ...
 
+    def get_code(self, code_hash: str) -> AuthorizationCode | None: ...
+
     def use_code(self, code_hash: str, now: datetime) -> AuthorizationCode | None:
         """Mark the code used and return it as it was before; None when unknown. ``used_at`` None:
         this call used it (one winner in any race); set: already used, the caller revokes its
@@ -315,6 +333,264 @@ class OidcRepository(Protocol):
     def delete_consent(self, account_id: int, client_id: str) -> bool: ...
 
 
+class RegisteredLetterRepository(Protocol):
+    """Registered electronic letters (their content sealed: the repository never sees it in clear)."""
+
+    def add(self, letter: RegisteredLetter) -> RegisteredLetter:
+        """Store a new letter (its ``id`` is set); ``AlreadyExists`` if the reference is taken."""
+        ...
+
+    def get(self, tenant_id: int, reference: str, *, for_update: bool = False) -> RegisteredLetter | None: ...
+
+    def save(self, letter: RegisteredLetter) -> None:
+        """Store the status and its times (opened, refused, notified)."""
+        ...
+
+    def list(
+        self,
+        tenant_id: int,
+        *,
+        account_id: int | None = None,
+        purpose: str | None = None,
+        status: LetterStatus | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[RegisteredLetter]:
+        """The tenant's letters, newest first, filtered by recipient, purpose and status."""
+        ...
+
+
+class FactorRepository(Protocol):
+    """Second factors (TOTP, passkeys, recovery code sets) and the recovery codes' keyed hashes."""
+
+    def of_account(self, account_id: int) -> Sequence[SecondFactor]:
+        """The account's factors, oldest first (a recovery code set with its ``codes_left``)."""
+        ...
+
+    def get(self, factor_id: int) -> SecondFactor | None: ...
+
+    def by_credential_id(self, credential_id: str) -> SecondFactor | None:
+        """The passkey with this WebAuthn credential id (base64url), whoever owns it."""
+        ...
+
+    def add(self, factor: SecondFactor) -> SecondFactor:
+        """Store a new factor (its ``id`` is set); ``AlreadyExists`` for a passkey registered before."""
+        ...
+
+    def remove(self, factor_id: int) -> bool:
+        """Delete a factor (and a set's recovery codes); False if it was already gone."""
+        ...
+
+    def use_totp_step(self, factor_id: int, step: int, now: datetime) -> bool:
+        """Record ``step`` as used if it is later than the last one used; False otherwise
+        (atomic: of two logins with the same code, one wins)."""
+        ...
+
+    def use_passkey(self, factor_id: int, sign_count: int, now: datetime) -> bool:
+        """Record a use with the authenticator's counter; False if the stored counter is not
+        below it (a non-zero counter must grow: atomic, so a cloned key loses the race)."""
+        ...
+
+    def add_recovery_codes(self, factor_id: int, code_hashes: Sequence[str]) -> None: ...
+
+    def use_recovery_code(self, factor_id: int, code_hash: str, now: datetime) -> bool:
+        """Mark the unused code with this hash used; False if none (atomic: single use)."""
+        ...
+
+
+class AgentRepository(Protocol):
+    """Back-office agents (with their tenant scope), their sessions, and the overrides awaiting a
+    supervisor's second approval."""
+
+    def add(self, agent: Agent) -> Agent:
+        """Store a new agent (its ``id`` is set); ``AlreadyExists`` if the email address is taken."""
+        ...
+
+    def get(self, agent_id: int) -> Agent | None: ...
+
+    def by_email(self, email: str) -> Agent | None:
+        """The agent with this (normalised) address."""
+        ...
+
+    def list(self, tenant_id: int | None = None) -> Sequence[Agent]:
+        """Every agent, or those whose scope includes ``tenant_id``, by email."""
+        ...
+
+    def save(self, agent: Agent) -> None: ...
+
+    def add_session(self, agent_session: AgentSession) -> None: ...
+
+    def get_session(self, session_id: str) -> AgentSession | None: ...
+
+    def touch_session(self, session_id: str, now: datetime, idle_expires_at: datetime) -> None: ...
+
+    def end_sessions(
+        self, agent_id: int, now: datetime, reason: str, *, only: str | None = None, keep: str | None = None
+    ) -> int:
+        """End the agent's live sessions: all, ``only`` one, or all but ``keep``; returns how many."""
+        ...
+
+    def delete_sessions_before(self, before: datetime) -> int:
+        """Forget sessions that ended or expired before ``before``; returns how many."""
+        ...
+
+    def add_approval(self, approval: SecondApproval) -> None:
+        """Record a pending second approval; ``AlreadyExists`` if the case has one."""
+        ...
+
+    def approval(self, case_id: int) -> SecondApproval | None: ...
+
+    def approvals(self, tenant_id: int, *, limit: int = 100, offset: int = 0) -> Sequence[SecondApproval]:
+        """The tenant's pending second approvals, oldest first."""
+        ...
+
+    def pending_case_ids(self, case_ids: Sequence[int]) -> set[int]: ...
+
+    def remove_approval(self, case_id: int) -> bool: ...
+
+
+class RetentionRepository(Protocol):
+    """What the retention purge looks for, per tenant: ids by ascending id, ``after_id`` to page on."""
+
+    def idle_cases(
+        self,
+        tenant_id: int,
+        statuses: Sequence[CaseStatus],
+        updated_before: datetime,
+        *,
+        after_id: int = 0,
+        limit: int = 200,
+    ) -> Sequence[int]: ...
+
+    def cases_holding_documents(
+        self, tenant_id: int, statuses: Sequence[CaseStatus], *, after_id: int = 0, limit: int = 200
+    ) -> Sequence[int]: ...
+
+    def closed_accounts(
+        self, tenant_id: int, closed_before: datetime, *, after_id: int = 0, limit: int = 200
+    ) -> Sequence[int]: ...
+
+    def delete_account(self, account_id: int) -> None:
+        """Delete an account and what cascades with it (not its verified identity: evidence)."""
+        ...
+
+
+class DocumentStore(Protocol):
+    """Documents encrypted at rest (identity document images, videos), in the caller's
+    transaction: a document is written or deleted with the change that refers to it."""
+
+    def put(self, tenant_id: int, owner: str, label: str, content: bytes, media_type: str, now: datetime) -> str:
+        """Store ``content`` encrypted; returns the new document's id (random, unguessable).
+        ``owner`` groups documents deleted together ("proofing:123"); owner, label and media
+        type are 1 to 100 printable characters."""
+        ...
+
+    def get(self, document_id: str) -> StoredDocument | None:
+        """The document decrypted (None if unknown); raises ``DocumentUnreadable`` if its row was
+        altered or its key is no longer configured."""
+        ...
+
+    def delete(self, document_id: str) -> bool:
+        """Delete one document; False if there was none."""
+        ...
+
+    def delete_owner(self, owner: str) -> int:
+        """Delete every document of ``owner``; returns how many."""
+        ...
+
+    def list_owner(self, owner: str) -> Sequence[DocumentInfo]:
+        """The documents of ``owner``, oldest first, without decrypting them."""
+        ...
+
+
+class DeviceRepository(Protocol):
+    """The phone app's devices (public keys, keyed hashes of their codes) and activations under way."""
+
+    def add(self, device: Device) -> Device: ...
+
+    def get(self, device_id: str) -> Device | None: ...
+
+    def of_account(self, account_id: int) -> Sequence[Device]:
+        """Every device of the account (active and disabled), oldest first."""
+        ...
+
+    def count_active(self, account_id: int) -> int: ...
+
+    def count_pin_failure(self, device_id: str, max_failures: int, now: datetime, reason: str) -> tuple[int, bool]:
+        """Count one wrong code of an active device; disable it at ``max_failures``. Returns the
+        failures counted and whether this call disabled it (atomic: parallel guesses add up)."""
+        ...
+
+    def pin_succeeded(self, device_id: str, now: datetime) -> None:
+        """A right code: no failure left, last use now."""
+        ...
+
+    def touch(self, device_id: str, now: datetime) -> None: ...
+
+    def disable(self, device_id: str, now: datetime, reason: str) -> bool:
+        """Disable an active device for good; False if it was not active."""
+        ...
+
+    def add_activation(self, activation: DeviceActivation) -> None: ...
+
+    def get_activation(self, activation_id: str) -> DeviceActivation | None: ...
+
+    def count_activation_try(self, activation_id: str, max_tries: int) -> bool:
+        """Count one try of the SMS code if fewer than ``max_tries`` were made and it is not yet
+        verified; False otherwise (atomic)."""
+        ...
+
+    def verify_activation_code(self, activation_id: str, now: datetime) -> bool: ...
+
+    def renew_activation_code(
+        self, activation_id: str, code_digest: str, sent_at: datetime, expires_at: datetime
+    ) -> None: ...
+
+    def use_activation(self, activation_id: str, now: datetime) -> bool:
+        """Use a verified, unexpired activation to register a device; False if used already (atomic)."""
+        ...
+
+    def delete_expired_activations(self, before: datetime) -> int: ...
+
+
+class ApprovalRepository(Protocol):
+    """Approval requests answered by the phone app (decoupled login, CIBA, step-up)."""
+
+    def add(self, request: ApprovalRequest) -> None: ...
+
+    def get(self, request_id: str) -> ApprovalRequest | None: ...
+
+    def by_poll_handle(self, handle_hash: str) -> ApprovalRequest | None: ...
+
+    def pending_for_account(self, account_id: int, now: datetime) -> Sequence[ApprovalRequest]:
+        """The account's pending, unexpired requests, oldest first."""
+        ...
+
+    def decide(
+        self, request_id: str, status: ApprovalStatus, now: datetime, *, device_id: str | None, reason: str = ""
+    ) -> bool:
+        """Approve or deny a pending, unexpired request; False otherwise (atomic: one winner, and a
+        replayed decision changes nothing)."""
+        ...
+
+    def consume(self, request_id: str, now: datetime) -> bool:
+        """Mark an approved request used by its requester; False if used already (atomic)."""
+        ...
+
+    def delete_before(self, before: datetime) -> int: ...
+
+
+class AccessTokenStates(Protocol):
+    """The hot read of introspection and userinfo, outside any unit of work: a presented access
+    token's state in one query (its jti revoked or not, and its grant, or for a client's own
+    token its client's tenant and enabled flag). ``non_blocking``: the read never waits (SQLite
+    in WAL mode), so it may run on the event loop."""
+
+    non_blocking: bool
+
+    def state(self, jti: str, grant_id: str | None, client_id: str) -> AccessTokenState: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: every repository sees the same one; leaving without commit rolls back."""
 
@@ -328,6 +604,13 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     proofing: ProofingRepository
     identities: IdentityRepository
+    factors: FactorRepository
+    letters: RegisteredLetterRepository
+    agents: AgentRepository
+    retention: RetentionRepository
+    documents: DocumentStore
+    devices: DeviceRepository
+    approvals: ApprovalRepository
 
     def __enter__(self) -> Self: ...
 
@@ -433,3 +716,61 @@ class HttpPoster(Protocol):
         """POST ``fields`` as ``application/x-www-form-urlencoded``; raise unless the answer is 2xx
         (the worker retries), and within about ten seconds."""
         ...
+
+
+# -- identity enrolment building blocks ------------------------------------------------------------
+
+
+class MrzReader(Protocol):
+    """Reads the machine-readable zone of an identity document image (OCR, ``sesame.adapters.ocr_tesseract``)."""
+
+    def read(self, image: bytes) -> MrzReading:
+        """What the OCR engine saw in a JPEG or PNG: the zone parsed with its check digits (or none).
+        Never raises for a bad image; ``engine_available`` is False when no OCR engine can run, so
+        the check says "not checked", never "passed". Slow (about a second): call it before any
+        write transaction."""
+        ...
+
+
+class ImageSanitizer(Protocol):
+    """Uploaded identity document photos made safe (``sesame.adapters.images``)."""
+
+    def sanitize(self, data: bytes, *, max_bytes: int) -> SanitizedImage:
+        """The JPEG or PNG in ``data`` (judged by content, never by name) decoded in full and
+        re-encoded without metadata; raises ``ImageRejected`` with the reason."""
+        ...
+
+
+class Referentials(Protocol):
+    """The INSEE referentials shipped with Sésame: French communes since 1943 (with La Poste
+    postcodes) and the COG countries and territories (``99XXX``)."""
+
+    def search_towns(self, query: str, limit: int = 10) -> Sequence[Town]:
+        """Towns whose name has a word starting with ``query`` (case, accents and punctuation
+        ignored; "St" is "Saint"), or whose postcode starts with its digits; exact names first,
+        then current communes by population, then former ones. At most 50."""
+        ...
+
+    def town(self, code: str) -> Town | None:
+        """The town an INSEE code names today (a former commune: its latest name)."""
+        ...
+
+    def towns_with_code(self, code: str) -> Sequence[Town]:
+        """Every name an INSEE code has had, the current one first."""
+        ...
+
+    def towns_for_postcode(self, postcode: str) -> Sequence[Town]:
+        """The current communes and districts a postcode serves, then their delegated and
+        associated communes."""
+        ...
+
+    def countries(self) -> Sequence[Country]:
+        """Every country and territory of the COG, France (99100) included, by code."""
+        ...
+
+    def search_countries(self, query: str, limit: int = 10) -> Sequence[Country]:
+        """Countries with a name or a territory's name that has a word starting with ``query``;
+        exact names first, today's countries before historical ones. ``limit`` 0: all matches."""
+        ...
+
+    def country(self, code: str) -> Country | None: ...

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from sesame.cli import agent as agent_cli
 from sesame.cli import audit, banque, client, config, db, demo, i18n, keys, outbox, serve, tenant, user
+from sesame.cli import letters as letters_cli
+from sesame.cli import maintenance as maintenance_cli
 
 app = typer.Typer(
     name="sesame",
@@ -24,6 +27,9 @@ app.add_typer(user.app, name="user")
 app.add_typer(banque.app, name="banque")
 app.add_typer(client.app, name="client")
 app.add_typer(keys.app, name="keys")
+app.add_typer(letters_cli.app, name="letters")
+app.add_typer(agent_cli.app, name="agent")
+app.add_typer(maintenance_cli.app, name="maintenance")
 
 
 def main() -> None:

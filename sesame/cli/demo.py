@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from sesame.backoffice.services import Backoffice
 from sesame.cli.common import JsonOption, container, domain_errors, print_json
 from sesame.services.banque import BankCustomers
-from sesame.services.demo import load_demo, load_demo_accounts, load_demo_customer
+from sesame.services.demo import load_demo, load_demo_accounts, load_demo_agent, load_demo_customer
 from sesame.services.demo_partner import DEMO_PARTNER_TENANT, DemoPartner, ensure_demo_partner
 
 app = typer.Typer(help="Demo data for trying Sésame at once.", no_args_is_help=True)
@@ -34,6 +35,7 @@ def load(json_output: bool = JsonOption) -> None:
                 draw_number=draw,
             ),
         )
+        agent_email, agent_password = load_demo_agent(Backoffice(built).directory)
         base_url = built.settings.base_url
         partner = ensure_demo_partner(
             built.oidc_clients, built.tenants, var_dir=built.settings.var_dir, base_url=base_url
@@ -47,6 +49,16 @@ def load(json_output: bool = JsonOption) -> None:
                     "url": f"{base_url}/{slug}",
                     "login": _login_json(slug, logins, customer_number),
                     **({"demo_partner": _partner_json(partner)} if slug == DEMO_PARTNER_TENANT else {}),
+                    **(
+                        {
+                            "backoffice": {
+                                "url": f"{base_url}/backoffice",
+                                "login": {"identifier": agent_email, "password": agent_password},
+                            }
+                        }
+                        if slug == "laposte"
+                        else {}
+                    ),
                 }
                 for slug, result in outcome
             ]
@@ -57,6 +69,7 @@ def load(json_output: bool = JsonOption) -> None:
         if slug == "banque":
             login = f"  customer number: {customer_number} (first code: second letter in the dev inbox)"
         typer.echo(f"{slug:10} {result:8} {base_url}/{slug}{login}")
+    typer.echo(f"back office {base_url}/backoffice  agent: {agent_email} / {agent_password} (every role, laposte)")
     typer.echo(
         f"demo partner ({DEMO_PARTNER_TENANT}) {partner.result}: {partner.url}, client {partner.client_id}, "
         f"credentials in {partner.client_file}"

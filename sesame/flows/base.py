@@ -141,8 +141,10 @@ class FlowRunner:
         *,
         context: C | None = None,
         return_to: str | None = None,
+        state: S | None = None,
     ) -> Flow[S, C]:
-        """A new flow in its initial state, bound to the browser that holds ``browser_token``."""
+        """A new flow in its initial state (or ``state``: a journey whose durable record lives
+        elsewhere resumes where that record stands), bound to the browser that holds ``browser_token``."""
         now = self._clock.now()
         policy = tenant.policy.flows
         lifetime = definition.lifetime or timedelta(seconds=policy.lifetime_seconds)
@@ -150,7 +152,7 @@ class FlowRunner:
             id=self._new_id(),
             tenant_id=tenant.id,
             kind=definition.kind,
-            state=definition.initial.value,
+            state=(definition.initial if state is None else state).value,
             context=(context or definition.context_model()).model_dump(mode="json"),
             csrf_binding=csrf_binding_of(browser_token),
             created_at=now,

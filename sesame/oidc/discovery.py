@@ -16,6 +16,7 @@ import orjson
 
 from sesame.domain.tenants import Tenant
 from sesame.oidc.claims import IDENTITY_CLAIMS, SCOPE_CLAIMS
+from sesame.oidc.jwks import etag
 from sesame.oidc.keys import SUPPORTED_ALGS
 from sesame.oidc.models import ClientAuthMethod, GrantType
 
@@ -93,14 +94,19 @@ class ProviderMetadataCache:
 
     def __init__(self, base_url: str) -> None:
         self._base_url = base_url
-        self._documents: dict[tuple[int, datetime], bytes] = {}
+        self._documents: dict[tuple[int, datetime], tuple[bytes, str]] = {}
 
     def body(self, tenant: Tenant) -> bytes:
+        return self.document(tenant)[0]
+
+    def document(self, tenant: Tenant) -> tuple[bytes, str]:
+        """The serialised document and its ``ETag``."""
         version = (tenant.id, tenant.updated_at)
-        body = self._documents.get(version)
-        if body is None:
+        document = self._documents.get(version)
+        if document is None:
             # Older versions of this tenant are dropped: the dictionary stays one entry per tenant.
             for old in [v for v in self._documents if v[0] == tenant.id]:
                 del self._documents[old]
-            body = self._documents[version] = orjson.dumps(provider_metadata(self._base_url, tenant))
-        return body
+            body = orjson.dumps(provider_metadata(self._base_url, tenant))
+            document = self._documents[version] = (body, etag(body))
+        return document

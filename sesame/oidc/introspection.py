@@ -9,6 +9,7 @@ and their own revocation) and refresh tokens (opaque, looked up by hash) are bot
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +19,10 @@ from sesame.oidc.token.context import BEARER, Provider
 from sesame.oidc.token.errors import INVALID_REQUEST, OAuthError, invalid_client
 from sesame.oidc.tokens import (
     InvalidAccessToken,
-    access_token_grant,
     decode_access_token,
     epoch,
     hash_token,
+    live_access_token,
     looks_like_jwt,
     pairwise_sub,
 )
@@ -30,6 +31,18 @@ from sesame.ports import UnitOfWork
 INTROSPECTION_PATH = "/introspect"
 INACTIVE: dict[str, Any] = {"active": False}
 MAX_OPAQUE_TOKEN_LENGTH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """An introspection request once the work that needs no database is done: the client
+    authenticated, an access token's signature and expiry checked. ``answer`` is set when that
+    already decided (an invalid token, another client's); else :func:`answer` reads the rest."""
+
+    client: OidcClient
+    token: str
+    claims: dict[str, Any] | None = None
+    answer: dict[str, Any] | None = None
 
 
 def introspect(
@@ -42,6 +55,22 @@ def introspect(
     correlation_id: str = "",
 ) -> dict[str, Any]:
     """RFC 7662 §2.2: the introspection response for the ``token`` parameter."""
+    return answer(
+        provider, tenant, present(provider, tenant, form, authorization, ip=ip, correlation_id=correlation_id)
+    )
+
+
+def present(
+    provider: Provider,
+    tenant: Tenant,
+    form: Mapping[str, str],
+    authorization: str | None,
+    *,
+    ip: str = "",
+    correlation_id: str = "",
+) -> Presented:
+    """Authenticate the client, and check an access token's signature and expiry (with a
+    cache-only provider, the endpoint runs this on the event loop)."""
     now, issuer = provider.clock.now(), provider.issuer(tenant)
     client = provider.authenticator(tenant, ip=ip, correlation_id=correlation_id).authenticate(
         tenant, form, authorization, now=now, audiences=(issuer + INTROSPECTION_PATH, issuer + "/token", issuer)
@@ -52,18 +81,27 @@ def introspect(
     if not token:
         raise OAuthError(INVALID_REQUEST, "token is required")
     # token_type_hint is only a hint (§2.1): the token's shape says which kind it is.
-    if looks_like_jwt(token):
-        return _access_token(provider, tenant, client, token, now)
-    return _refresh_token(provider, tenant, client, token, now)
-
-
-def _access_token(provider: Provider, tenant: Tenant, client: OidcClient, token: str, now: datetime) -> dict[str, Any]:
+    if not looks_like_jwt(token):
+        return Presented(client, token)
     try:
-        claims = decode_access_token(token, provider.keyset(tenant), issuer=provider.issuer(tenant), now=now)
-        if claims["client_id"] != client.client_id:
-            return INACTIVE
-        with provider.uow(readonly=True) as uow:
-            access_token_grant(uow.oidc, claims, now)
+        claims = decode_access_token(token, provider.keyset(tenant), issuer=issuer, now=now)
+    except InvalidAccessToken:
+        return Presented(client, token, answer=INACTIVE)
+    if claims["client_id"] != client.client_id:
+        return Presented(client, token, answer=INACTIVE)
+    return Presented(client, token, claims=claims)
+
+
+def answer(provider: Provider, tenant: Tenant, presented: Presented) -> dict[str, Any]:
+    """The response, after what only the database knows (revocations, grants, accounts)."""
+    if presented.answer is not None:
+        return presented.answer
+    now = provider.clock.now()
+    if presented.claims is None:
+        return _refresh_token(provider, tenant, presented.client, presented.token, now)
+    claims = presented.claims
+    try:
+        live_access_token(provider.token_states, claims, now)
     except InvalidAccessToken:
         return INACTIVE
     body = {"active": True, "token_type": BEARER}

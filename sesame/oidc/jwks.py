@@ -7,6 +7,7 @@ retired ones until their tokens expired) is decided in sesame/oidc/keys.py.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -35,3 +36,9 @@ def jwk_set(keys: Iterable[SigningKey]) -> dict[str, Any]:
 
 def serialise(keys: Iterable[SigningKey]) -> bytes:
     return orjson.dumps(jwk_set(keys))
+
+
+def etag(body: bytes) -> str:
+    """A strong entity tag for a serialised document (RFC 9110 §8.8.3), made once with it: a
+    client that kept the document revalidates it with ``If-None-Match`` and gets a 304."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

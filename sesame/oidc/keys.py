@@ -22,11 +22,13 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.jwk import ECKey, RSAKey
 from joserfc.jwk import KeySet as JoseKeySet
 
-from sesame.oidc.jwks import jwk_set, serialise
+from sesame.oidc.jwks import etag, jwk_set, serialise
 from sesame.oidc.models import ClientMetadata, KeyStatus, OidcClient, SigningKey
 
 #: A new key signs only this long after it is published (longer than sesame.oidc.cache.DEFAULT_TTL).
@@ -36,6 +38,8 @@ SUPPORTED_ALGS = ("ES256", "RS256")
 RSA_KEY_BITS = 2048
 #: The HKDF purpose of the key that encrypts private keys at rest.
 ENCRYPTION_PURPOSE = "signing-keys"
+#: Verified tokens remembered per KeySet (see :meth:`KeySet.verified`).
+MAX_VERIFIED = 10_000
 
 PrivateKey = ECKey | RSAKey
 
@@ -121,13 +125,31 @@ def retire(key: SigningKey, now: datetime, longest_token_lifetime: timedelta) ->
     key.publish_until = now + ACTIVATION_DELAY + longest_token_lifetime
 
 
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_P256_BYTES = 32
+
+
 @dataclass(frozen=True, slots=True)
 class ActiveKey:
-    """The key that signs now: put ``kid`` and ``alg`` in the JWS header, sign with ``key``."""
+    """The key that signs now: put ``kid`` and ``alg`` in the JWS header, sign with ``key``
+    (a joserfc key), or with :meth:`sign` (the same key, straight through ``cryptography``)."""
 
     kid: str
     alg: str
     key: PrivateKey
+
+    def sign(self, signing_input: bytes) -> bytes:
+        """The JWS Signature of ``signing_input`` (RFC 7515 §5.1) for ``alg``, by ``cryptography``:
+        ES256 as the 64-byte R || S of RFC 7518 §3.4 (``cryptography`` gives DER), RS256 as
+        RSASSA-PKCS1-v1_5 with SHA-256 (§3.3). joserfc does the same with more checks around it,
+        which cost as much again as the signature on the token endpoint."""
+        private = self.key.private_key
+        if isinstance(private, ec.EllipticCurvePrivateKey) and self.alg == "ES256":
+            r, s = decode_dss_signature(private.sign(signing_input, _ECDSA_SHA256))
+            return r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
+        if isinstance(private, rsa.RSAPrivateKey) and self.alg == "RS256":
+            return private.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        raise UnsupportedAlgorithm(f"key {self.kid} cannot sign {self.alg}")
 
 
 class KeySet:
@@ -145,7 +167,8 @@ class KeySet:
         self._delay = activation_delay
         self._private: dict[str, ActiveKey] = {}
         self._public: dict[str, PrivateKey] = {}
-        self._jwks: tuple[datetime, datetime | None, bytes] | None = None
+        self._verified: dict[tuple[str, str], dict[str, Any]] = {}
+        self._jwks: tuple[datetime, datetime | None, bytes, str] | None = None
 
     # -- signing ---------------------------------------------------------------------------------
 
@@ -200,12 +223,16 @@ class KeySet:
 
     def jwks_bytes(self, now: datetime) -> bytes:
         """:meth:`jwks` serialised once, until the published set changes (a key expires)."""
+        return self.jwks_document(now)[0]
+
+    def jwks_document(self, now: datetime) -> tuple[bytes, str]:
+        """:meth:`jwks_bytes` and its ``ETag``, both made once per published set."""
         cached = self._jwks
         if cached is not None and cached[0] <= now and (cached[1] is None or now < cached[1]):
-            return cached[2]
+            return cached[2], cached[3]
         body = serialise(self.published(now))
-        self._jwks = (now, self.next_change(now), body)
-        return body
+        self._jwks = (now, self.next_change(now), body, etag(body))
+        return body, self._jwks[3]
 
     def next_change(self, now: datetime) -> datetime | None:
         """The next moment the signing key or the published set changes (None: not before a rotation)."""
@@ -230,6 +257,21 @@ class KeySet:
                     found = self._public[kid] = imported
                 return found
         return None
+
+    # A resource server introspects (or calls userinfo with) the same token again and again: its
+    # signature, checked once, is remembered with this KeySet (so for 30 s at most, and never
+    # past a rotation, which replaces the KeySet). Only the signature: expiry, revocation and the
+    # grant are checked on every request.
+
+    def verified(self, typ: str, token: str) -> dict[str, Any] | None:
+        """The payload of ``token`` if its signature was verified before (a copy)."""
+        found = self._verified.get((typ, token))
+        return dict(found) if found is not None else None
+
+    def remember_verified(self, typ: str, token: str, claims: dict[str, Any]) -> None:
+        if len(self._verified) >= MAX_VERIFIED:
+            self._verified.clear()  # rare: simpler than an LRU, and bounded
+        self._verified[(typ, token)] = dict(claims)
 
     def verification_keys(self, now: datetime) -> JoseKeySet:
         """Every published public key as a joserfc KeySet (``jwt.decode`` picks one by ``kid``)."""

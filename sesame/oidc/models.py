@@ -117,6 +117,20 @@ class Grant:
         return self.revoked_at is None
 
 
+@dataclass(frozen=True, slots=True)
+class AccessTokenState:
+    """What the database says about a presented access token, read in one query.
+
+    ``grant`` for a person's token (None when unknown), ``client_tenant_id`` and
+    ``client_enabled`` for a client's own token (client_credentials: no grant row, ADR 0006).
+    """
+
+    revoked: bool
+    grant: Grant | None = None
+    client_tenant_id: int | None = None
+    client_enabled: bool = False
+
+
 @dataclass(slots=True)
 class AuthorizationCode:
     code_hash: str

@@ -70,7 +70,7 @@ def _revoke_access_token(
     expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
     with provider.uow() as uow:
         uow.oidc.revoke_access_token(str(claims["jti"]), client.client_id, expires_at)
-        details: dict[str, Any] = {"kind": "access_token", "grant_id": claims["gid"]}
+        details: dict[str, Any] = {"kind": "access_token", "grant_id": claims.get("gid")}
         _audit(provider, uow, tenant, client, details, audit)
         uow.commit()
 

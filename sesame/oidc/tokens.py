@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -21,8 +21,8 @@ from joserfc import jws
 from joserfc.errors import JoseError
 
 from sesame.oidc.keys import ActiveKey, KeySet
-from sesame.oidc.models import Grant
-from sesame.ports import KeyedHasher, OidcRepository
+from sesame.oidc.models import AccessTokenState, Grant
+from sesame.ports import AccessTokenStates, KeyedHasher
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 #: The algorithms our keys sign with; anything else in a token's header is refused outright.
@@ -71,10 +71,25 @@ def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+#: The encoded protected header of each (alg, kid, typ): made once, it never changes.
+_HEADERS: dict[tuple[str, str, str], bytes] = {}
+
+
 def sign(signer: ActiveKey, claims: Mapping[str, Any], *, typ: str) -> str:
-    """A compact JWS of ``claims`` (serialised once, with orjson) signed by ``signer``."""
-    header = {"alg": signer.alg, "kid": signer.kid, "typ": typ}
-    return jws.serialize_compact(header, orjson.dumps(claims), signer.key, algorithms=[signer.alg])
+    """A compact JWS (RFC 7515 §7.1) of ``claims`` signed by ``signer``: BASE64URL(header) "."
+    BASE64URL(payload), then its signature (:meth:`ActiveKey.sign`, by ``cryptography``). The
+    header is ``{"alg", "kid", "typ"}`` and nothing else, encoded once per key and type."""
+    header = _HEADERS.get((signer.alg, signer.kid, typ))
+    if header is None:
+        header = _HEADERS[(signer.alg, signer.kid, typ)] = _b64url(
+            orjson.dumps({"alg": signer.alg, "kid": signer.kid, "typ": typ})
+        )
+    signing_input = header + b"." + _b64url(orjson.dumps(claims))
+    return (signing_input + b"." + _b64url(signer.sign(signing_input))).decode("ascii")
 
 
 # -- issuing -----------------------------------------------------------------------------------------
@@ -100,27 +115,46 @@ def issue_access_token(
 ) -> IssuedAccessToken:
     """RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti, then scope, auth_time, acr, amr; and
     ``gid``, our grant id, so that revoking the grant revokes the token."""
-    jti = secrets.token_urlsafe(JTI_BYTES)
-    expires_at = now + timedelta(seconds=lifetime_seconds)
-    claims: dict[str, Any] = {
-        "iss": issuer,
-        "sub": sub,
-        "aud": grant.client_id,
-        "client_id": grant.client_id,
-        "exp": epoch(expires_at),
-        "iat": epoch(now),
-        "jti": jti,
-        "scope": scope,
-        "gid": grant.id,
-    }
+    claims = _access_claims(issuer, grant.client_id, sub, scope, now, lifetime_seconds)
+    claims["gid"] = grant.id
     if grant.auth_time is not None:
         claims["auth_time"] = epoch(grant.auth_time)
     if grant.acr:
         claims["acr"] = grant.acr
     if grant.amr:
         claims["amr"] = list(grant.amr)
+    return _signed_access_token(signer, claims, scope)
+
+
+def issue_client_access_token(
+    signer: ActiveKey, *, issuer: str, client_id: str, scope: str, now: datetime, lifetime_seconds: int
+) -> IssuedAccessToken:
+    """A client's own token (client_credentials, RFC 9068 §2.2: ``sub`` is the client_id). No
+    ``gid``: no grant row stands behind it (ADR 0006); it dies with its client, or by its jti."""
+    return _signed_access_token(
+        signer, _access_claims(issuer, client_id, client_id, scope, now, lifetime_seconds), scope
+    )
+
+
+def _access_claims(
+    issuer: str, client_id: str, sub: str, scope: str, now: datetime, lifetime_seconds: int
+) -> dict[str, Any]:
+    return {
+        "iss": issuer,
+        "sub": sub,
+        "aud": client_id,
+        "client_id": client_id,
+        "exp": epoch(now) + lifetime_seconds,
+        "iat": epoch(now),
+        "jti": secrets.token_urlsafe(JTI_BYTES),
+        "scope": scope,
+    }
+
+
+def _signed_access_token(signer: ActiveKey, claims: dict[str, Any], scope: str) -> IssuedAccessToken:
+    expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
     token = sign(signer, claims, typ=ACCESS_TOKEN_TYPE)
-    return IssuedAccessToken(token=token, jti=jti, expires_at=expires_at, scope=scope)
+    return IssuedAccessToken(token=token, jti=claims["jti"], expires_at=expires_at, scope=scope)
 
 
 def issue_id_token(
@@ -191,9 +225,11 @@ def decode_access_token(token: str, keys: KeySet, *, issuer: str, now: datetime)
     exp = claims.get("exp")
     if not isinstance(exp, int) or exp <= epoch(now):
         raise InvalidAccessToken("expired")
-    for name in ("jti", "gid", "client_id", "sub"):
+    for name in ("jti", "client_id", "sub"):
         if not isinstance(claims.get(name), str):
             raise InvalidAccessToken(f"no {name}")
+    if "gid" in claims and not isinstance(claims["gid"], str):
+        raise InvalidAccessToken("gid is not a string")
     return claims
 
 
@@ -202,6 +238,9 @@ def verify_signed(token: str, keys: KeySet, now: datetime, *, typ: str) -> dict[
     gave it and the algorithm its key was made for."""
     if not token or len(token) > MAX_TOKEN_LENGTH or not looks_like_jwt(token):
         raise InvalidAccessToken("not a JWT")
+    remembered = keys.verified(typ, token)
+    if remembered is not None:
+        return remembered
     try:
         raw = token.encode("ascii")
         header = jws.extract_compact(raw).headers()
@@ -221,18 +260,39 @@ def verify_signed(token: str, keys: KeySet, now: datetime, *, typ: str) -> dict[
         raise InvalidAccessToken("bad signature or encoding") from error
     if not isinstance(claims, dict):
         raise InvalidAccessToken("not a JSON object")
+    keys.remember_verified(typ, token, claims)
     return claims
 
 
-def access_token_grant(repository: OidcRepository, claims: Mapping[str, Any], now: datetime) -> Grant:
-    """The live grant behind a decoded access token: :class:`InvalidAccessToken` when the grant
-    was revoked (a replayed code, a logout, a password reset...) or the token itself was."""
-    grant = repository.get_grant(str(claims["gid"]))
-    if grant is None or not grant.active or grant.client_id != claims["client_id"] or grant.expires_at <= now:
-        raise InvalidAccessToken("grant revoked or expired")
-    if repository.access_token_revoked(str(claims["jti"])):
+def is_client_token(claims: Mapping[str, Any]) -> bool:
+    """A client's own token (client_credentials): no grant, and the client is its subject."""
+    return "gid" not in claims
+
+
+def live_access_token(states: AccessTokenStates, claims: Mapping[str, Any], now: datetime) -> Grant | None:
+    """Whether a decoded access token still holds, in one read: :class:`InvalidAccessToken` when
+    the token was revoked (its ``jti``), or its grant was (a replayed code, a logout, a password
+    reset...), or for a client's own token its client was disabled. Returns the live grant of a
+    person's token, None for a client's own token."""
+    client_id = str(claims["client_id"])
+    grant_id = None if is_client_token(claims) else str(claims["gid"])
+    state = states.state(str(claims["jti"]), grant_id, client_id)
+    if state.revoked:
         raise InvalidAccessToken("token revoked")
+    if grant_id is None:
+        _check_client_token(state, claims)
+        return None
+    grant = state.grant
+    if grant is None or not grant.active or grant.client_id != client_id or grant.expires_at <= now:
+        raise InvalidAccessToken("grant revoked or expired")
     return grant
+
+
+def _check_client_token(state: AccessTokenState, claims: Mapping[str, Any]) -> None:
+    if claims["sub"] != claims["client_id"]:
+        raise InvalidAccessToken("a token without a grant is its client's own")
+    if state.client_tenant_id is None or not state.client_enabled:
+        raise InvalidAccessToken("client unknown or disabled")
 
 
 def scopes_of(scope: str) -> Sequence[str]:

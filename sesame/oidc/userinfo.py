@@ -12,9 +12,10 @@ from typing import Any
 
 from sesame.domain.tenants import Tenant
 from sesame.oidc import claims as oidc_claims
+from sesame.oidc.models import Grant
 from sesame.oidc.token.context import OPENID, Provider
 from sesame.oidc.token.errors import INSUFFICIENT_SCOPE, INVALID_REQUEST, INVALID_TOKEN, bearer_error
-from sesame.oidc.tokens import InvalidAccessToken, access_token_grant, decode_access_token, scopes_of
+from sesame.oidc.tokens import InvalidAccessToken, decode_access_token, live_access_token, scopes_of
 
 BEARER_PREFIX = "bearer "
 
@@ -39,21 +40,41 @@ def presented_token(authorization: str | None, form: Mapping[str, str] | None, *
 def userinfo(provider: Provider, tenant: Tenant, token: str) -> dict[str, Any]:
     """§5.3.2: ``sub`` and the claims the token's scope (§5.4) and the ``claims`` parameter's
     ``userinfo`` member (§5.5) asked for, that the person has."""
-    realm, now = tenant.slug, provider.clock.now()
+    claims = decoded(provider, tenant, token)
+    return release(provider, tenant, claims, live_grant(provider, tenant, claims))
+
+
+def decoded(provider: Provider, tenant: Tenant, token: str) -> dict[str, Any]:
+    """The token's claims, checked for signature and expiry: the part without the database
+    (with a cache-only provider, the endpoint runs this on the event loop)."""
     try:
-        claims = decode_access_token(token, provider.keyset(tenant), issuer=provider.issuer(tenant), now=now)
+        return decode_access_token(
+            token, provider.keyset(tenant), issuer=provider.issuer(tenant), now=provider.clock.now()
+        )
     except InvalidAccessToken as error:
-        raise bearer_error(INVALID_TOKEN, "the access token is invalid or has expired", realm=realm) from error
-    scopes = scopes_of(str(claims.get("scope", "")))
+        raise bearer_error(INVALID_TOKEN, "the access token is invalid or has expired", realm=tenant.slug) from error
+
+
+def live_grant(provider: Provider, tenant: Tenant, claims: Mapping[str, Any]) -> Grant:
+    """The token's live grant, once the database says the token still holds, and that it was
+    issued with ``openid`` to a person (else 403 ``insufficient_scope``)."""
+    try:
+        grant = live_access_token(provider.token_states, claims, provider.clock.now())
+    except InvalidAccessToken as error:
+        raise bearer_error(INVALID_TOKEN, "the access token was revoked", realm=tenant.slug) from error
+    if OPENID not in scopes_of(str(claims.get("scope", ""))) or grant is None or grant.account_id is None:
+        raise bearer_error(
+            INSUFFICIENT_SCOPE, "the access token was not issued with the openid scope", realm=tenant.slug
+        )
+    return grant
+
+
+def release(provider: Provider, tenant: Tenant, claims: Mapping[str, Any], grant: Grant) -> dict[str, Any]:
+    """The claims of the person behind ``grant``, if the account may still log in."""
+    assert grant.account_id is not None
     with provider.uow(readonly=True) as uow:
-        try:
-            grant = access_token_grant(uow.oidc, claims, now)
-        except InvalidAccessToken as error:
-            raise bearer_error(INVALID_TOKEN, "the access token was revoked", realm=realm) from error
-        if OPENID not in scopes or grant.account_id is None:
-            raise bearer_error(INSUFFICIENT_SCOPE, "the access token was not issued with the openid scope", realm=realm)
         account = uow.accounts.get(grant.account_id)
     if account is None or not account.can_log_in:
-        raise bearer_error(INVALID_TOKEN, "the access token was revoked", realm=realm)
-    names = oidc_claims.requested_claims(scopes, grant.claims, "userinfo")
+        raise bearer_error(INVALID_TOKEN, "the access token was revoked", realm=tenant.slug)
+    names = oidc_claims.requested_claims(scopes_of(str(claims.get("scope", ""))), grant.claims, "userinfo")
     return {"sub": claims["sub"], **oidc_claims.release(names, account)}

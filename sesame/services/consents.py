@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sesame.oidc.claims import CLAIMS_MEMBERS, scope_claims
+from sesame.oidc.logout import BackchannelLogouts
 from sesame.oidc.models import Consent
 from sesame.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from sesame.services.audit import audit_event
@@ -70,9 +71,10 @@ class ConnectedService:
 
 
 class ConsentService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, logouts: BackchannelLogouts | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        self._logouts = logouts
 
     def connected_services(self, account_id: int) -> Sequence[ConnectedService]:
         """The services the account agreed to, by name (those of a deleted client are left out)."""
@@ -95,13 +97,20 @@ class ConsentService:
 
     def withdraw(self, tenant_id: int, account_id: int, client_id: str, context: RequestContext) -> bool:
         """Forget the consent and revoke every grant of that client for the account (its refresh
-        and access tokens die with them); False when there was nothing to withdraw."""
+        and access tokens die with them), and with ``logouts`` tell the client through its
+        back-channel logout URI, in the same transaction (the outbox), as every other way access
+        ends does; False when there was nothing to withdraw."""
         now = self._clock.now()
         with self._uow() as uow:
             deleted = uow.oidc.delete_consent(account_id, client_id)
             revoked = uow.oidc.revoke_grants(now, WITHDRAWN, account_id=account_id, client_id=client_id)
             if not deleted and not revoked:
                 return False
+            queued = 0
+            if self._logouts is not None and revoked:
+                tenant = uow.tenants.get(tenant_id)
+                if tenant is not None:
+                    queued = self._logouts.queue(uow, tenant, revoked, now)
             audit_event(
                 uow,
                 self._clock,
@@ -111,7 +120,7 @@ class ConsentService:
                 subject=f"account:{account_id}",
                 ip=context.ip,
                 correlation_id=context.correlation_id,
-                details={"client_id": client_id, "grants_revoked": len(revoked)},
+                details={"client_id": client_id, "grants_revoked": len(revoked), "backchannel_logouts": queued},
             )
             uow.commit()
         return True

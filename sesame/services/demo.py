@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sesame.backoffice.agents import AgentDirectory
 from sesame.domain.customer_numbers import luhn_check_digit
 from sesame.domain.errors import AlreadyExists, NotFound
 from sesame.domain.tenants import (
@@ -118,6 +119,26 @@ def load_demo(tenants: TenantService) -> list[tuple[str, str]]:
             tenants.update_policy(demo.slug, demo.policy.model_dump(mode="json"), actor="demo")
             outcome.append((demo.slug, "updated"))
     return outcome
+
+
+#: The demo back-office agent: every role at laposte, so one login shows every queue.
+DEMO_AGENT_EMAIL = "agent@example.fr"
+DEMO_AGENT_PASSWORD = "Guichet-Demo-Sesame-2026"  # noqa: S105 (a published demo credential)
+DEMO_AGENT_ROLES = ("postman", "clerk", "reviewer", "supervisor")
+
+
+def load_demo_agent(directory: AgentDirectory) -> tuple[str, str]:
+    """Create the demo agent if missing; returns its (email, password)."""
+    with contextlib.suppress(AlreadyExists):
+        directory.create(
+            ["laposte"],
+            DEMO_AGENT_EMAIL,
+            "Agent de démonstration",
+            DEMO_AGENT_ROLES,
+            RequestContext(actor="demo"),
+            password=DEMO_AGENT_PASSWORD,
+        )
+    return DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD
 
 
 #: The demo bank customer: a fixed number (valid check digit) so `make run` can print it.

@@ -47,6 +47,12 @@ class SigningKeys:
         """The tenant's KeySet if this process has it fresh (no database, for async handlers)."""
         return self._cache.get(tenant_id)
 
+    def cached_signer(self, tenant: Tenant, alg: str = DEFAULT_ALG) -> ActiveKey | None:
+        """The key that signs now, if this process has the tenant's keys fresh (no database: the
+        token endpoint calls it on the event loop); None sends the caller to :meth:`signer`."""
+        keys = self._cache.get(tenant.id)
+        return keys.signing_key(self._clock.now(), alg) if keys is not None else None
+
     def keyset(self, tenant: Tenant) -> KeySet:
         """The tenant's keys (cached); the first ES256 key is made now if the tenant has none."""
         cached = self._cache.get(tenant.id)

@@ -43,16 +43,23 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
 
     from sesame.web import errors, middleware, session
     from sesame.web.api import customers, health
+    from sesame.web.api import referentials as referential_api
+    from sesame.web.backoffice import pages as backoffice_pages
     from sesame.web.oidc import authorize, discovery, end_session, jwks
     from sesame.web.oidc import introspection as oidc_introspection
     from sesame.web.oidc import revocation as oidc_revocation
     from sesame.web.oidc import token as oidc_token
     from sesame.web.oidc import userinfo as oidc_userinfo
     from sesame.web.pages import account, banque, dev_outbox, flows, home, login, recovery, registration
+    from sesame.web.pages import identity as identity_pages
+    from sesame.web.pages import letters as letter_pages
+    from sesame.web.phone import router as phone_app
 
     errors.install(app)
     session.install(app)
     app.include_router(health.router)
+    app.include_router(backoffice_pages.router)  # before the /{tenant}/... routes: a reserved slug
+    app.include_router(phone_app)  # /app, and /{tenant}/login/app before the login flow's routes
     if container.settings.dev_mode:
         app.include_router(dev_outbox.router)
     app.include_router(flows.router)
@@ -61,6 +68,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(recovery.router)
     app.include_router(banque.router)
     app.include_router(customers.router)
+    app.include_router(referential_api.router)
     app.include_router(account.router)
     app.include_router(discovery.router)
     app.include_router(jwks.router)
@@ -70,6 +78,8 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(oidc_introspection.router)
     app.include_router(oidc_revocation.router)
     app.include_router(end_session.router)
+    app.include_router(letter_pages.router)
+    app.include_router(identity_pages.router)
     app.include_router(home.router)  # last: its /{tenant} routes are the catch-all
     middleware.install(app, container)
     return app

@@ -322,3 +322,8 @@ def install(app: FastAPI, container: Container) -> None:
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_https, docs_path=app.docs_url)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(CorrelationIdMiddleware)
+    # Outermost: the OpenID Connect endpoints clients call (JSON only) skip what pages need.
+    from sesame.web.oidc import LANE_ROUTES
+    from sesame.web.oidc.lane import ProtocolLane
+
+    app.add_middleware(ProtocolLane, routes=LANE_ROUTES, hsts=settings.is_https)

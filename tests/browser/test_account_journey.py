@@ -94,7 +94,7 @@ def log_in(page: Page, live_server: str, email: str, password: str) -> None:
     expect_french(page, "Se connecter")
     page.get_by_label("Adresse e-mail").fill(email)
     page.get_by_label("Mot de passe", exact=True).press_sequentially(password)
-    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("button", name="Se connecter", exact=True).click()
 
 
 def test_sign_up_confirm_log_in_change_password_log_out(live_server: str, page: Page, context: BrowserContext) -> None:
@@ -110,7 +110,7 @@ def test_sign_up_confirm_log_in_change_password_log_out(live_server: str, page: 
     expect_french(page, "Se connecter")
     page.get_by_label("Adresse e-mail").fill(email)
     page.get_by_label("Mot de passe", exact=True).press_sequentially(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("button", name="Se connecter", exact=True).click()
     expect(page).to_have_url(f"{live_server}/laposte/account")
     expect_french(page, "Mon compte")
     expect(page.get_by_text(f"Bonjour {GIVEN_NAME}.", exact=False)).to_be_visible()
@@ -135,6 +135,6 @@ def test_sign_up_confirm_log_in_change_password_log_out(live_server: str, page: 
     log_in(page, live_server, email, PASSWORD)  # the old password no longer works
     expect(page.get_by_text(GENERIC_ERROR)).to_be_visible()
     page.get_by_label("Mot de passe", exact=True).press_sequentially(NEW_PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("button", name="Se connecter", exact=True).click()
     expect(page).to_have_url(re.compile(rf"^{re.escape(live_server)}/laposte/account"))
     expect_french(page, "Mon compte")

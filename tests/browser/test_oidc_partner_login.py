@@ -44,7 +44,7 @@ def log_in_through_sesame(page: Page, sesame: Sesame, partner: Partner) -> None:
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     page.get_by_label("Adresse e-mail").fill(EMAIL)
     page.get_by_label("Mot de passe", exact=True).fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("button", name="Se connecter", exact=True).click()
 
     page.wait_for_url(lambda url: url.startswith(partner.url) or "/laposte/authorize/" in url)
     if "/laposte/authorize/" in page.url:  # the consent page: the partner is not first-party

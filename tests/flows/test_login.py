@@ -82,6 +82,7 @@ def services(container: Container, *, ip: str = "192.0.2.10", previous: str | No
             container.uow, container.clock, container.hasher, container.password_rules, base_url="https://testserver"
         ),
         resend_throttle=Throttle(container.counters, container.clock),
+        factors=container.factors,
         request=RequestContext(ip=ip, user_agent="pytest", correlation_id="test"),
         base_url="https://testserver",
         session_token=secrets.token_urlsafe(32),

@@ -154,3 +154,23 @@ def test_the_document_is_serialised_once_per_tenant_version(laposte: Tenant) -> 
     )
     assert orjson.loads(documents.body(changed))["ui_locales_supported"] == ["en"]
     assert orjson.loads(documents.body(laposte))["ui_locales_supported"] == ["fr", "en"]
+
+
+def test_a_client_revalidating_its_copy_gets_a_bodiless_304(http: TestClient, laposte: Tenant) -> None:
+    url = "/laposte/.well-known/openid-configuration"
+    first = http.get(url)
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    again = http.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag and again.headers["cache-control"] == "public, max-age=300"
+    assert http.get(url, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304  # weak comparison
+    assert http.get(url, headers={"If-None-Match": '"stale"'}).status_code == 200
+
+
+def test_the_etag_changes_with_the_document(http: TestClient, container: Container, laposte: Tenant) -> None:
+    container.tenants.create("poste-ch", "La Poste Suisse", TenantPolicy(languages=Languages(available=("fr", "de"))))
+    assert (
+        http.get("/laposte/.well-known/openid-configuration").headers["etag"]
+        != http.get("/poste-ch/.well-known/openid-configuration").headers["etag"]
+    )

@@ -98,3 +98,16 @@ def test_the_document_is_served_from_the_workers_cache_for_a_short_while(
     clock.advance(seconds=31)
     (renewed,) = http.get("/laposte/jwks").json()["keys"]
     assert renewed["kid"] != first["kid"]
+
+
+def test_a_client_revalidating_the_keys_gets_a_bodiless_304_until_they_change(
+    http: TestClient, container: Container, laposte: Tenant
+) -> None:
+    first = http.get("/laposte/jwks")
+    etag = first.headers["etag"]
+    again = http.get("/laposte/jwks", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    container.signing_keys.rotate(laposte)  # a new key is published at once
+    rotated = http.get("/laposte/jwks", headers={"If-None-Match": etag})
+    assert rotated.status_code == 200 and rotated.headers["etag"] != etag
+    assert len(rotated.json()["keys"]) == 2

@@ -397,3 +397,33 @@ def test_a_lock_by_support_tells_the_partner_services(
     container.accounts.lock(laposte, "marie.dupont@example.fr", "fraud", RequestContext(actor="cli"))
 
     assert [m.recipient for m in backchannel_messages(container)] == ["https://ameli.example/bc"]
+
+
+def test_withdrawing_consent_from_the_account_page_tells_that_service_only(
+    browser: TestClient, container: Container, laposte: Tenant
+) -> None:
+    """Withdrawing a connected service revokes its grants like a logout does, and queues its
+    logout token through the outbox in the same transaction; other services stay signed in."""
+    withdrawn = with_backchannel(container, laposte, "Ameli", "https://ameli.example/bc")
+    kept = with_backchannel(container, laposte, "Impots", "https://impots.example/bc")
+    log_in_at(browser)
+    id_token = claims_of(browser, sign_in(browser, withdrawn).id_token)
+    sign_in(browser, kept)
+    account = browser.get("/laposte/account")
+
+    response = browser.post(
+        "/laposte/account/services/withdraw",
+        data={"csrf_token": csrf_token(account.text), "client_id": withdrawn.client_id},
+    )
+
+    assert response.status_code == 303
+    (message,) = backchannel_messages(container)
+    assert message.recipient == "https://ameli.example/bc" and message.status is DeliveryStatus.PENDING
+    header, claims = verified(browser, logout_token_of(message))
+    assert header["typ"] == "logout+jwt"
+    assert claims["aud"] == withdrawn.client_id and claims["sub"] == id_token["sub"]
+    assert claims["sid"] == id_token["sid"] and claims["events"] == {BACKCHANNEL_LOGOUT_EVENT: {}}
+    with container.uow(readonly=True) as uow:
+        record = [r for r in uow.audit.chain(laposte.id) if r.event.type == "oidc.consent.withdrawn"][-1]
+    assert record.event.details["backchannel_logouts"] == 1 and record.event.details["grants_revoked"] == 1
+    assert len(live_sessions(container, laposte)) == 1  # the person stays logged in at Sésame

@@ -7,23 +7,30 @@ from typing import Self
 
 from sqlalchemy.orm import Session
 
+from sesame.adapters.encrypted_storage import DocumentCipher, SqlDocumentStore
 from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.repositories.accounts import SqlAccountRepository
+from sesame.adapters.sql.repositories.agents import SqlAgentRepository
 from sesame.adapters.sql.repositories.audit import SqlAuditRepository
 from sesame.adapters.sql.repositories.customers import SqlApiKeyRepository, SqlCustomerRepository
+from sesame.adapters.sql.repositories.devices import SqlApprovalRepository, SqlDeviceRepository
+from sesame.adapters.sql.repositories.factors import SqlFactorRepository
 from sesame.adapters.sql.repositories.flows import SqlFlowRepository
 from sesame.adapters.sql.repositories.identity import SqlIdentityRepository, SqlProofingRepository
 from sesame.adapters.sql.repositories.oidc import SqlOidcRepository
 from sesame.adapters.sql.repositories.outbox import SqlOutboxRepository
+from sesame.adapters.sql.repositories.registered_letters import SqlRegisteredLetterRepository
+from sesame.adapters.sql.repositories.retention import SqlRetentionRepository
 from sesame.adapters.sql.repositories.tenants import SqlTenantRepository
 
 
 class SqlUnitOfWork:
     """``with uow: ...; uow.commit()``: leaving the block without commit rolls back."""
 
-    def __init__(self, database: Database, *, readonly: bool = False) -> None:
+    def __init__(self, database: Database, *, readonly: bool = False, documents: DocumentCipher | None = None) -> None:
         self._database = database
         self._readonly = readonly
+        self._documents = documents
         self.session: Session | None = None
 
     def __enter__(self) -> Self:
@@ -36,8 +43,14 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(self.session)
         self.customers = SqlCustomerRepository(self.session)
         self.api_keys = SqlApiKeyRepository(self.session)
+        self.factors = SqlFactorRepository(self.session)
         self.proofing = SqlProofingRepository(self.session)
         self.identities = SqlIdentityRepository(self.session)
+        self.letters = SqlRegisteredLetterRepository(self.session)
+        self.agents = SqlAgentRepository(self.session)
+        self.retention = SqlRetentionRepository(self.session)
+        self.documents = SqlDocumentStore(self.session, self._documents)
+        self.devices, self.approvals = SqlDeviceRepository(self.session), SqlApprovalRepository(self.session)
         return self
 
     def __exit__(
@@ -65,8 +78,10 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, documents: DocumentCipher | None = None) -> None:
         self.database = database
+        #: Encrypts ``uow.documents`` (built from the server secret); without it they cannot be used.
+        self.documents = documents
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.database, readonly=readonly)
+        return SqlUnitOfWork(self.database, readonly=readonly, documents=self.documents)

@@ -13,6 +13,7 @@ LOGIN = FlowDefinition(
     initial=LoginState.CREDENTIALS,
     steps={
         LoginState.CREDENTIALS: steps.credentials,
+        LoginState.SECOND_FACTOR: steps.second_factor,
         LoginState.CONFIRM_EMAIL: steps.confirm_email,
         LoginState.CHANGE_PASSWORD: steps.change_password,
         LoginState.REVIEW_PROFILE: steps.review_profile,

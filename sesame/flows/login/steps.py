@@ -5,25 +5,43 @@ which keeps its own transactions (counters, audit): every step calls what has it
 transaction, and hashes, before its first use of ``env.uow``. The session is opened in the
 step that reaches DONE, in the flow's own transaction, with a token the page drew beforehand
 so it can set the cookie afterwards.
+
+A second factor (an authenticator app's code, a passkey, a recovery code) comes right after a
+correct password, before anything else the account owes, when the account has one and the
+tenant asks for it (``MfaPolicy.require_when_enrolled``): :func:`_next` checks it first, so no
+path reaches the session without it. A passkey may also replace the password altogether
+(CREDENTIALS, ``action=passkey``); it must then verify the person (PIN or biometrics), which
+makes it two factors by itself. WebAuthn challenges live in the flow's context and are used
+once: every passkey attempt, accepted or refused, replaces the challenge.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from sesame.domain.accounts import Account, TokenPurpose, normalize_email
 from sesame.domain.audit import AuditEvent, check_event
 from sesame.domain.errors import InvalidInput, PolicyViolation
+from sesame.domain.factors import (
+    AMR_PASSWORD,
+    FactorKind,
+    SecondFactor,
+    combined_amr,
+    login_kinds,
+    second_factor_required,
+)
 from sesame.domain.tenants import CredentialKind, IdentifierKind
 from sesame.flows.base import Advance, Flow, Reject, StepEnv, StepResult
 from sesame.flows.login.states import LoginContext, LoginState
+from sesame.methods.passkey import Challenge
 from sesame.services.accounts import clean_name
 from sesame.services.authentication import AuthStatus, PasswordAuthenticator
 from sesame.services.context import RequestContext
+from sesame.services.factors import FactorService
 from sesame.services.outbox import queue_email
 from sesame.services.password_change import PASSWORD_INPUT_MAX, PasswordChangeService
 from sesame.services.registration import CONFIRM_TEMPLATE, CONFIRMATION_LIFETIME, RESEND_COOLDOWN
@@ -39,9 +57,19 @@ EXTRAS_KEY = "login"
 IDENTIFIER_MAX = 254
 #: A 6-digit code, typed with spaces perhaps; anything longer is not one.
 CODE_INPUT_MAX = 32
-#: A password login is eIDAS "low": one factor, the password (RFC 8176 "pwd").
+#: A password login is eIDAS "low": one factor, the password (RFC 8176 "pwd"). A second factor
+#: adds its method and "mfa" to the session's amr (see sesame.domain.factors); the level stays
+#: eidas1 until the account has a verified identity (sesame.oidc.assurance decides the rest).
 SESSION_ACR = "eidas1"
-SESSION_AMR = ("pwd",)
+SESSION_AMR = (AMR_PASSWORD,)
+#: A browser's WebAuthn response is a few hundred bytes (sesame.methods.passkey.RESPONSE_MAX).
+PASSKEY_INPUT_MAX = 16_384
+#: What the second-factor form's ``action`` names, and the field that carries the answer.
+SECOND_FACTOR_ACTIONS = {
+    "totp": (FactorKind.TOTP, "code"),
+    "recovery_code": (FactorKind.RECOVERY_CODES, "recovery_code"),
+    "passkey": (FactorKind.PASSKEY, "credential"),
+}
 #: One confirmation email per account per minute from the login page.
 RESEND_COOLDOWN_SECONDS = int(RESEND_COOLDOWN.total_seconds())
 
@@ -54,6 +82,7 @@ class LoginServices:
     tokens: OneTimeTokens
     passwords: PasswordChangeService
     resend_throttle: Throttle
+    factors: FactorService
     request: RequestContext
     base_url: str
     #: The cookie value of the session this submit may open, drawn before the step runs.
@@ -78,6 +107,8 @@ def credentials(flow: LoginFlow, data: Mapping[str, str], env: StepEnv) -> StepR
     policy = env.tenant.policy
     if policy.identifier is not IdentifierKind.EMAIL or CredentialKind.PASSWORD not in policy.credentials:
         return Reject({"login": "unavailable"})  # this tenant's own login is not a password
+    if data.get("action") == "passkey":
+        return _passkey_login(flow, data, env)
     identifier = data.get("identifier", "").strip()
     password = data.get("password", "")
     missing = {name: "required" for name, value in (("identifier", identifier), ("password", password)) if not value}
@@ -100,7 +131,85 @@ def credentials(flow: LoginFlow, data: Mapping[str, str], env: StepEnv) -> StepR
     account = outcome.account
     flow.context.account_id = account.id
     flow.context.identifier = account.email or identifier
+    flow.context.amr, flow.context.first_factor = [AMR_PASSWORD], "password"
     return _next(flow, account, env)
+
+
+def _passkey_login(flow: LoginFlow, data: Mapping[str, str], env: StepEnv) -> StepResult[LoginState]:
+    """ "Log in with a passkey": the key names the account, and must verify the person."""
+    if FactorKind.PASSKEY.value not in env.tenant.policy.mfa.second_factors:
+        return Reject({"passkey": "unavailable"})
+    response = data.get("credential", "")
+    if not response or len(response) > PASSKEY_INPUT_MAX:
+        return Reject({"passkey": "required" if not response else "invalid"})
+    services = services_of(env)
+    challenge = flow.context.passkey_challenge
+    # Counters, audit and the key's counter have their own transactions: before env.uow.
+    outcome = services.factors.verify_passwordless(env.tenant, response, challenge, services.request)
+    if not outcome.ok or outcome.account is None:
+        _set_challenge(flow, services.factors.passwordless_challenge(env.tenant))
+        _refused_factor(flow, FactorKind.PASSKEY, outcome.status.value, outcome.retry_at, outcome.remaining_attempts)
+        return Advance(LoginState.CREDENTIALS)
+    account = outcome.account
+    flow.context.account_id = account.id
+    flow.context.identifier = account.email or ""
+    flow.context.amr, flow.context.first_factor = list(outcome.amr), "passkey"
+    flow.context.second_factor_done = True  # the key and the verification that unlocked it
+    _set_challenge(flow, None)
+    return _next(flow, account, env)
+
+
+# -- SECOND_FACTOR --------------------------------------------------------------------------------
+
+
+def second_factor(flow: LoginFlow, data: Mapping[str, str], env: StepEnv) -> StepResult[LoginState]:
+    """An app's code, a passkey or a recovery code of the account whose password was right."""
+    flow.context.clear_feedback()
+    chosen = SECOND_FACTOR_ACTIONS.get(data.get("action", ""))
+    if chosen is None or chosen[0].value not in flow.context.factor_kinds:
+        return Reject({"action": "required"})
+    kind, field = chosen
+    answer = data.get(field, "").strip()
+    if not answer:
+        return Reject({field: "required"})
+    if len(answer) > (PASSKEY_INPUT_MAX if kind is FactorKind.PASSKEY else CODE_INPUT_MAX):
+        return Reject({field: "invalid"})
+    services = services_of(env)
+    account_id = _account_id(flow)
+    challenge = flow.context.passkey_challenge if kind is FactorKind.PASSKEY else None
+    # Counters, the atomic use of the code or key and the audit of a failure have their own
+    # transactions: before env.uow. A failure is counted by the tenant's lockout policy.
+    outcome = services.factors.verify_second_factor(env.tenant, account_id, kind, answer, challenge, services.request)
+    if kind is FactorKind.PASSKEY:  # used once, whatever the outcome
+        _set_challenge(flow, services.factors.second_factor_challenge(env.tenant, services.factors.factors(account_id)))
+    if not outcome.ok:
+        _refused_factor(flow, kind, outcome.status.value, outcome.retry_at, outcome.remaining_attempts)
+        return Advance(LoginState.SECOND_FACTOR)
+    flow.context.amr = combined_amr([*flow.context.amr, *outcome.amr])
+    flow.context.second_factor_done, flow.context.second_factor = True, kind.value
+    _set_challenge(flow, None)
+    account = _account(flow, env)
+    if account is None:
+        return Reject({"login": "locked"})
+    return _next(flow, account, env)
+
+
+def _ask_second_factor(flow: LoginFlow, env: StepEnv, factors: Sequence[SecondFactor]) -> StepResult[LoginState]:
+    flow.context.factor_kinds = [kind.value for kind in login_kinds(factors)]
+    _set_challenge(flow, services_of(env).factors.second_factor_challenge(env.tenant, factors))
+    return Advance(LoginState.SECOND_FACTOR)
+
+
+def _set_challenge(flow: LoginFlow, challenge: Challenge | None) -> None:
+    flow.context.passkey_challenge = challenge.value if challenge else None
+    flow.context.passkey_options = challenge.options_json if challenge else None
+
+
+def _refused_factor(
+    flow: LoginFlow, kind: FactorKind, status: str, retry_at: datetime | None, remaining: int | None
+) -> None:
+    flow.context.factor_error, flow.context.factor_error_kind = status, kind.value
+    flow.context.retry_at, flow.context.remaining_attempts = retry_at, remaining
 
 
 # -- CONFIRM_EMAIL --------------------------------------------------------------------------------
@@ -258,7 +367,16 @@ def review_profile(flow: LoginFlow, data: Mapping[str, str], env: StepEnv) -> St
 
 
 def _next(flow: LoginFlow, account: Account, env: StepEnv) -> StepResult[LoginState]:
-    """What the account still owes before its session, in order; the session when nothing."""
+    """What the account still owes before its session, in order; the session when nothing.
+
+    The second factor comes first: the states after it change the account (a new password,
+    corrected names), which the password alone must not allow. It is checked against the
+    account's factors as they are now, in the step's transaction.
+    """
+    if not flow.context.second_factor_done:
+        factors = env.uow.factors.of_account(account.id)
+        if second_factor_required(env.tenant.policy.mfa, factors):
+            return _ask_second_factor(flow, env, factors)
     if env.tenant.policy.require_confirmed_email and not account.email_verified:
         return Advance(LoginState.CONFIRM_EMAIL)
     if account.password_change_required:
@@ -277,13 +395,14 @@ def _open_session(flow: LoginFlow, env: StepEnv) -> StepResult[LoginState]:
     if account is None:  # locked or closed since the password was checked
         return Reject({"login": "locked"})
     replaced = _end_previous_session(env, services)
+    amr = flow.context.amr or list(SESSION_AMR)
     opened = SessionService.open(
         env.uow,
         account,
         env.tenant,
         env.now,
         acr=SESSION_ACR,
-        amr=SESSION_AMR,
+        amr=amr,
         ip=services.request.ip,
         user_agent=services.request.user_agent,
         token=services.session_token,
@@ -295,7 +414,14 @@ def _open_session(flow: LoginFlow, env: StepEnv) -> StepResult[LoginState]:
         env,
         "login.succeeded",
         account.id,
-        {"method": "password", "acr": SESSION_ACR, "session_ref": opened.session.id[:16], "replaced": replaced},
+        {
+            "method": flow.context.first_factor or "password",
+            "second_factor": flow.context.second_factor,
+            "acr": SESSION_ACR,
+            "amr": amr,
+            "session_ref": opened.session.id[:16],
+            "replaced": replaced,
+        },
     )
     return Advance(LoginState.DONE)
 

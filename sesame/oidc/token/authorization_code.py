@@ -4,6 +4,10 @@ With PKCE (RFC 7636 §4.6, :mod:`sesame.oidc.token.pkce`) and OpenID Connect Cor
 lives 60 seconds and is used once: the database marks it used in one conditional UPDATE, so among
 parallel requests exactly one wins; any later attempt is refused AND revokes the grant, with every
 token the first use produced (RFC 6749 §4.1.2: the code has leaked).
+
+Everything that can be checked without writing is checked first, outside the write transaction
+(the code, the client, PKCE, the grant and its person); the transaction then only uses the code,
+re-checks the grant, adds the refresh token and the audit event.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from typing import Any
 
 from sesame.oidc.models import AuthorizationCode, GrantType
 from sesame.oidc.token.context import (
+    Issuance,
     Provider,
     Signers,
     TokenRequest,
-    live_account,
-    live_grant,
+    add_refresh_token,
+    check_grant,
     person_issuance,
+    read_person,
     record_issuance,
     token_response,
 )
@@ -38,21 +44,29 @@ def exchange(provider: Provider, request: TokenRequest) -> dict[str, Any]:
     verifier = request.form.get("code_verifier")
     if len(code_value) > MAX_CODE_LENGTH:
         raise OAuthError(INVALID_GRANT, "unknown, expired or used code")
+    code_hash = hash_token(code_value)
     signers = Signers.of(provider, request)
-    with provider.uow() as uow:
-        code = uow.oidc.use_code(hash_token(code_value), request.now)
+    issuance: Issuance | None = None
+    with provider.uow(readonly=True) as uow:  # every check that needs no write, no lock held
+        code = uow.oidc.get_code(code_hash)
         if code is None:
             raise OAuthError(INVALID_GRANT, "unknown, expired or used code")
-        if code.used_at is not None:
-            _revoke_after_replay(provider, uow, request, code)
+        if code.used_at is None:
+            # Refused here, the code is not used: it stays usable by its rightful client.
+            _check_code(code, request, redirect_uri)
+            check_code_verifier(code, verifier, request.client)
+            grant, account = read_person(uow, request, code.grant_id)
+            issuance = person_issuance(provider, request, grant, account, scope=grant.scope, nonce=grant.nonce)
+    with provider.uow() as uow:
+        used = uow.oidc.use_code(code_hash, request.now)
+        if used is None:
+            raise OAuthError(INVALID_GRANT, "unknown, expired or used code")
+        if used.used_at is not None or issuance is None:  # used before, or by a parallel request
+            _revoke_after_replay(provider, uow, request, used)
             uow.commit()
             raise OAuthError(INVALID_GRANT, "unknown, expired or used code")
-        # A refusal below rolls back: the code stays usable by its rightful client.
-        _check_code(code, request, redirect_uri)
-        check_code_verifier(code, verifier, request.client)
-        grant = live_grant(uow, code.grant_id, request)
-        account = live_account(uow, grant, request.now)
-        issuance = person_issuance(provider, uow, request, grant, account, scope=grant.scope, nonce=grant.nonce)
+        check_grant(uow.oidc.get_grant(code.grant_id), request)  # not revoked since it was read
+        issuance.refresh_token = add_refresh_token(uow, issuance.grant, request.client, request.now)
         record_issuance(provider, uow, request, issuance, GrantType.AUTHORIZATION_CODE)
         uow.commit()
     return token_response(provider, request, issuance, signers)

@@ -1,23 +1,26 @@
 """The client_credentials grant: a confidential client acting on its own behalf (RFC 6749 §4.4).
 
 An access token only (§4.4.3: "A refresh token SHOULD NOT be included"), no ID token (there is no
-person), and a grant with no account, so that the client's tokens can be revoked like any other.
-Its ``sub`` is the client_id (RFC 9068 §2.2). Scopes about a person are refused.
+person). Its ``sub`` is the client_id (RFC 9068 §2.2). Scopes about a person are refused.
+
+Nothing is written per token (ADR 0006): no grant row stands behind it, since there is no
+person's authorisation to remember. The token is checked by signature, expiry, its client still
+enabled and its ``jti`` not revoked (RFC 7009 revocation writes it down); disabling the client
+ends every token it holds. Issuances are audited as one event per client and minute
+(:mod:`sesame.oidc.issuance_audit`); refused client authentications each have their own event.
 """
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
 from typing import Any
 
 from sesame.oidc.claims import SCOPE_CLAIMS
-from sesame.oidc.models import Grant, GrantType, OidcClient
-from sesame.oidc.token.context import Issuance, Provider, Signers, TokenRequest, record_issuance, token_response
+from sesame.oidc.keys import DEFAULT_ALG
+from sesame.oidc.models import OidcClient
+from sesame.oidc.token.context import BEARER, Provider, TokenRequest
 from sesame.oidc.token.errors import INVALID_SCOPE, UNAUTHORIZED_CLIENT, OAuthError
-from sesame.oidc.tokens import scopes_of
+from sesame.oidc.tokens import issue_client_access_token, scopes_of
 
-GRANT_ID_BYTES = 24
 #: Scopes that ask for a person's data or session: meaningless without a person.
 PERSON_SCOPES: frozenset[str] = frozenset({"openid", "offline_access", *SCOPE_CLAIMS})
 
@@ -28,22 +31,19 @@ def exchange(provider: Provider, request: TokenRequest) -> dict[str, Any]:
     if client.public:  # §4.4: "MUST only be used by confidential clients"
         raise OAuthError(UNAUTHORIZED_CLIENT, "a public client cannot use client_credentials")
     scope = granted_scope(client, request.form.get("scope"))
-    signers = Signers.of(provider, request)
-    lifetime = timedelta(seconds=client.metadata.access_token_lifetime_seconds)
-    grant = Grant(
-        id=secrets.token_urlsafe(GRANT_ID_BYTES),
-        tenant_id=request.tenant.id,
+    lifetime = client.metadata.access_token_lifetime_seconds
+    access = issue_client_access_token(
+        provider.signer(request.tenant, DEFAULT_ALG),
+        issuer=request.issuer,
         client_id=client.client_id,
         scope=scope,
-        created_at=request.now,
-        expires_at=request.now + lifetime,
+        now=request.now,
+        lifetime_seconds=lifetime,
     )
-    issuance = Issuance(grant=grant, scope=scope, sub=client.client_id)
-    with provider.uow() as uow:
-        uow.oidc.add_grant(grant)
-        record_issuance(provider, uow, request, issuance, GrantType.CLIENT_CREDENTIALS)
-        uow.commit()
-    return token_response(provider, request, issuance, signers)
+    provider.tally.record(
+        request.tenant.id, client.client_id, scope, ip=request.ip, correlation_id=request.correlation_id
+    )
+    return {"access_token": access.token, "token_type": BEARER, "expires_in": lifetime, "scope": scope}
 
 
 def granted_scope(client: OidcClient, requested: str | None) -> str:

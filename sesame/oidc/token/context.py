@@ -1,15 +1,16 @@
 """What the token, userinfo, introspection and revocation modules share: their ports, one request,
 and the issuing of a token response (RFC 6749 §5.1; OpenID Connect Core §3.1.3.3).
 
-A grant module validates and writes in one short transaction (codes, rotations, revocations go
-to the database, never to a cache), then signs outside it: on SQLite a write transaction holds
-the database's write lock, and the signatures need none.
+A grant module reads and validates first (no lock), then writes in one short transaction (the
+code's use or the token's rotation, the grant re-checked, the new refresh token, the audit
+event: codes, rotations, revocations go to the database, never to a cache), then signs outside
+it: on SQLite a write transaction holds the database's write lock, and the rest needs none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from sesame.domain.audit import AuditEvent
 from sesame.domain.tenants import Tenant
 from sesame.oidc import claims as oidc_claims
 from sesame.oidc.discovery import issuer
+from sesame.oidc.issuance_audit import ClientTokenTally
 from sesame.oidc.keys import DEFAULT_ALG, ActiveKey, KeySet
 from sesame.oidc.models import Grant, GrantType, OidcClient, RefreshToken
 from sesame.oidc.token.client_auth import ClientAuthenticator, ClientLookup
@@ -30,10 +32,33 @@ from sesame.oidc.tokens import (
     pairwise_sub,
     session_sid,
 )
-from sesame.ports import Clock, Counters, KeyedHasher, UnitOfWork, UnitOfWorkFactory
+from sesame.ports import AccessTokenStates, Clock, Counters, KeyedHasher, UnitOfWork, UnitOfWorkFactory
 
 OPENID = "openid"
 BEARER = "Bearer"
+
+
+class NeedsIO(Exception):
+    """Raised by a cache-only :class:`Provider` (:meth:`Provider.cache_only`) when the work needs
+    the database or the shared counters. Nothing was written before: the caller runs the same
+    request again, in a worker thread, with the full Provider."""
+
+
+def _needs_io(*_args: Any, **_kwargs: Any) -> Any:
+    raise NeedsIO
+
+
+class _NoCounters:
+    """Counters that are never reached on the event loop (a private_key_jwt assertion's jti)."""
+
+    increment = get = reset = set_until = expires_at = staticmethod(_needs_io)
+
+
+class _BlockingStates:
+    """Access token states that are a network round trip away (PostgreSQL): not on the loop."""
+
+    non_blocking = False
+    state = staticmethod(_needs_io)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +66,9 @@ class Provider:
     """The ports and per-process caches the protocol endpoints use (one per process).
 
     ``find_client`` is the clients' cached read (``OidcClients.find``); ``signer`` and
-    ``keyset`` are the tenant's cached keys (``SigningKeys.signer`` / ``SigningKeys.keyset``).
+    ``keyset`` are the tenant's cached keys (``SigningKeys.signer`` / ``SigningKeys.keyset``);
+    ``tally`` counts client_credentials issuances for the audit log (ADR 0006);
+    ``token_states`` is the one-query check of a presented access token.
     """
 
     uow: UnitOfWorkFactory
@@ -52,9 +79,49 @@ class Provider:
     signer: Callable[[Tenant, str], ActiveKey]
     keyset: Callable[[Tenant], KeySet]
     base_url: str
+    tally: ClientTokenTally
+    token_states: AccessTokenStates
 
     def issuer(self, tenant: Tenant) -> str:
         return issuer(self.base_url, tenant.slug)
+
+    def cache_only(
+        self,
+        cached_client: Callable[[str], OidcClient | None],
+        cached_signer: Callable[[Tenant, str], ActiveKey | None],
+        cached_keyset: Callable[[int], KeySet | None],
+    ) -> Provider:
+        """This provider with every input and output IO replaced by :class:`NeedsIO`: clients and
+        keys from this process's caches only, no database, no shared counters. A request it
+        completes never waited on anything (the endpoints run it on the event loop)."""
+
+        def find_client(tenant_id: int, client_id: str) -> OidcClient | None:
+            client = cached_client(client_id)
+            if client is None:
+                raise NeedsIO
+            return client if client.tenant_id == tenant_id else None
+
+        def signer(tenant: Tenant, alg: str) -> ActiveKey:
+            found = cached_signer(tenant, alg)
+            if found is None:
+                raise NeedsIO
+            return found
+
+        def keyset(tenant: Tenant) -> KeySet:
+            found = cached_keyset(tenant.id)
+            if found is None:
+                raise NeedsIO
+            return found
+
+        return replace(
+            self,
+            uow=_needs_io,
+            counters=_NoCounters(),
+            find_client=find_client,
+            signer=signer,
+            keyset=keyset,
+            token_states=self.token_states if self.token_states.non_blocking else _BlockingStates(),
+        )
 
     def authenticator(self, tenant: Tenant, *, ip: str = "", correlation_id: str = "") -> ClientAuthenticator:
         """Client authentication whose notable refusals (a wrong secret, a replayed assertion)
@@ -159,6 +226,13 @@ class Issuance:
 def live_grant(uow: UnitOfWork, grant_id: str, request: TokenRequest) -> Grant:
     """The grant, if it is the client's, of this tenant, not revoked and not expired."""
     grant = uow.oidc.get_grant(grant_id)
+    check_grant(grant, request)
+    assert grant is not None
+    return grant
+
+
+def check_grant(grant: Grant | None, request: TokenRequest) -> None:
+    """``invalid_grant`` unless the grant is the client's, of this tenant, live and unexpired."""
     if (
         grant is None
         or grant.tenant_id != request.tenant.id
@@ -167,7 +241,6 @@ def live_grant(uow: UnitOfWork, grant_id: str, request: TokenRequest) -> Grant:
         or grant.expires_at <= request.now
     ):
         raise OAuthError(INVALID_GRANT, "the grant was revoked or has expired")
-    return grant
 
 
 def live_account(uow: UnitOfWork, grant: Grant, now: datetime) -> Account:
@@ -204,7 +277,6 @@ def add_refresh_token(uow: UnitOfWork, grant: Grant, client: OidcClient, now: da
 
 def person_issuance(
     provider: Provider,
-    uow: UnitOfWork,
     request: TokenRequest,
     grant: Grant,
     account: Account,
@@ -212,8 +284,9 @@ def person_issuance(
     scope: str,
     nonce: str | None,
 ) -> Issuance:
-    """Tokens for a person's grant: a refresh token when the client has the grant type, an ID
-    token when ``openid`` was granted, with the claims the ``claims`` parameter asked for it."""
+    """Tokens for a person's grant: an ID token when ``openid`` was granted, with the claims the
+    ``claims`` parameter asked for it. Decided before the write transaction (no database); the
+    refresh token is added in it (:func:`add_refresh_token`)."""
     id_token = OPENID in scope.split(" ")
     names = oidc_claims.requested_claims(scope.split(" "), grant.claims, "id_token") if id_token else frozenset()
     assert grant.account_id is not None
@@ -221,11 +294,18 @@ def person_issuance(
         grant=grant,
         scope=scope,
         sub=pairwise_sub(provider.keyed, grant.tenant_id, grant.client_id, grant.account_id),
-        refresh_token=add_refresh_token(uow, grant, request.client, request.now),
         id_token=id_token,
         id_token_claims=oidc_claims.release(names, account),
         nonce=nonce,
     )
+
+
+def read_person(uow: UnitOfWork, request: TokenRequest, grant_id: str) -> tuple[Grant, Account]:
+    """The live grant and its person, read in the caller's read-only unit of work, before the
+    write transaction (no lock held): the write re-checks the grant, which every change that
+    matters here revokes (a logout, a lock, a password reset, a withdrawn consent)."""
+    grant = live_grant(uow, grant_id, request)
+    return grant, live_account(uow, grant, request.now)
 
 
 def record_issuance(

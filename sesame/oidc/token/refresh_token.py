@@ -13,12 +13,14 @@ from typing import Any
 
 from sesame.oidc.models import GrantType, RefreshToken
 from sesame.oidc.token.context import (
+    Issuance,
     Provider,
     Signers,
     TokenRequest,
-    live_account,
-    live_grant,
+    add_refresh_token,
+    check_grant,
     person_issuance,
+    read_person,
     record_issuance,
     token_response,
 )
@@ -35,23 +37,31 @@ def exchange(provider: Provider, request: TokenRequest) -> dict[str, Any]:
     value = request.param("refresh_token")
     if len(value) > MAX_REFRESH_TOKEN_LENGTH:
         raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
+    token_hash = hash_token(value)
     signers = Signers.of(provider, request)
-    with provider.uow() as uow:
-        token = uow.oidc.rotate_refresh_token(hash_token(value), request.now)
-        # another client's token: refused and rolled back, it is not this client's to spend
+    issuance: Issuance | None = None
+    with provider.uow(readonly=True) as uow:  # every check that needs no write, no lock held
+        token = uow.oidc.get_refresh_token(token_hash)
+        # another client's token: refused, it is not this client's to spend (nor to revoke)
         if token is None or token.client_id != request.client.client_id:
             raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
-        if token.rotated_at is not None:
-            _revoke_family(provider, uow, request, token)
+        if token.rotated_at is None:
+            if token.expires_at <= request.now:
+                raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
+            grant, account = read_person(uow, request, token.grant_id)
+            scope = narrowed_scope(grant.scope, request.form.get("scope"))
+            # OpenID Connect Core §12.2: a refreshed ID token has no nonce (it answers no new request).
+            issuance = person_issuance(provider, request, grant, account, scope=scope, nonce=None)
+    with provider.uow() as uow:
+        rotated = uow.oidc.rotate_refresh_token(token_hash, request.now)
+        if rotated is None:
+            raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
+        if rotated.rotated_at is not None or issuance is None:  # exchanged before, or in parallel
+            _revoke_family(provider, uow, request, rotated)
             uow.commit()
             raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
-        if token.expires_at <= request.now:
-            raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
-        grant = live_grant(uow, token.grant_id, request)
-        account = live_account(uow, grant, request.now)
-        scope = narrowed_scope(grant.scope, request.form.get("scope"))
-        # OpenID Connect Core §12.2: a refreshed ID token has no nonce (it answers no new request).
-        issuance = person_issuance(provider, uow, request, grant, account, scope=scope, nonce=None)
+        check_grant(uow.oidc.get_grant(token.grant_id), request)  # not revoked since it was read
+        issuance.refresh_token = add_refresh_token(uow, issuance.grant, request.client, request.now)
         record_issuance(provider, uow, request, issuance, GrantType.REFRESH_TOKEN)
         uow.commit()
     return token_response(provider, request, issuance, signers)

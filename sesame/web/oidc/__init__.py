@@ -24,11 +24,22 @@ JSON = "application/json"
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+#: Every protocol route by (its path after ``/{tenant}/``, method): what the protocol lane
+#: (sesame/web/oidc/lane.py) serves without the pages' middleware.
+LANE_ROUTES: dict[tuple[str, str], Route] = {}
+TENANT_PREFIX = "/{tenant}/"
+
+
 def add_protocol_route(router: APIRouter, path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
     """Add ``endpoint`` as a plain Starlette route: no FastAPI dependency resolution nor
     validation on the paths clients call most. It names its route in the scope, which FastAPI
-    does only for its own routes, so that the access log and metrics show the path template."""
+    does only for its own routes, so that the access log and metrics show the path template.
+    The protocol lane serves the same endpoint for these (path, method) pairs."""
+    if not path.startswith(TENANT_PREFIX):
+        raise ValueError(f"a protocol route is under /{{tenant}}/: {path}")
     route = Route(path, endpoint, methods=list(methods))
+    for method in methods:
+        LANE_ROUTES[(path[len(TENANT_PREFIX) :], method)] = route
 
     async def named(request: Request) -> Response:
         request.scope["route"] = route
@@ -64,3 +75,15 @@ def json_error(status: int, error: str, description: str, *, headers: Mapping[st
 
 def unknown_tenant(*, headers: Mapping[str, str] | None = None) -> Response:
     return json_error(404, "not_found", "there is no such issuer on this server", headers=headers)
+
+
+def document_response(
+    request: Request, body: bytes, etag: str, media_type: str, headers: Mapping[str, str]
+) -> Response:
+    """A public document served as bytes serialised once, with its ``ETag``; a 304 without a body
+    when the client's copy is current (``If-None-Match``, RFC 9110 §13.1.2, weak comparison)."""
+    all_headers = {**headers, "ETag": etag}
+    asked = request.headers.get("if-none-match")
+    if asked and any(tag.strip().removeprefix("W/") in (etag, "*") for tag in asked.split(",")):
+        return Response(status_code=304, headers=all_headers)
+    return Response(body, media_type=media_type, headers=all_headers)

@@ -7,15 +7,19 @@ itself runs in the thread pool (database, signatures); the handlers only transla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sesame.oidc.token.context import Provider
+from sesame.adapters.sql.repositories.oidc import SqlAccessTokenStates
+from sesame.oidc.issuance_audit import ClientTokenTally
+from sesame.oidc.token.context import NeedsIO, Provider
 from sesame.oidc.token.errors import INVALID_REQUEST, OAuthError
 from sesame.web.oidc import JSON, container_of
 
@@ -26,13 +30,26 @@ MAX_FORM_FIELDS = 32
 #: RFC 6749 §5.1: responses with tokens (and, here, with claims or errors) are never cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
+T = TypeVar("T")
 
-def provider_of(request: Request) -> Provider:
-    """The app's :class:`Provider`, built once (its caches are the container's, per process)."""
-    provider = getattr(request.app.state, "oidc_provider", None)
-    if not isinstance(provider, Provider):
+
+@dataclass(frozen=True, slots=True)
+class Providers:
+    """The app's :class:`Provider` (``full``), and the same with caches only (``cached``: it
+    raises :class:`NeedsIO` instead of waiting, so that the handlers may run it on the event loop)."""
+
+    full: Provider
+    cached: Provider
+
+
+def providers_of(request: Request) -> Providers:
+    """Built once per app (its caches are the container's, per process)."""
+    providers = getattr(request.app.state, "oidc_providers", None)
+    if not isinstance(providers, Providers):
         container = container_of(request)
-        provider = Provider(
+        tally = ClientTokenTally(container.uow, container.clock)
+        tally.start()
+        full = Provider(
             uow=container.uow,
             clock=container.clock,
             keyed=container.keyed,
@@ -41,9 +58,32 @@ def provider_of(request: Request) -> Provider:
             signer=container.signing_keys.signer,
             keyset=container.signing_keys.keyset,
             base_url=container.settings.base_url,
+            tally=tally,
+            token_states=SqlAccessTokenStates(container.database.read_engine),
         )
-        request.app.state.oidc_provider = provider
-    return provider
+        cached = full.cache_only(
+            container.oidc_clients.cached, container.signing_keys.cached_signer, container.signing_keys.cached_keyset
+        )
+        providers = request.app.state.oidc_providers = Providers(full=full, cached=cached)
+    return providers
+
+
+def provider_of(request: Request) -> Provider:
+    """The app's full :class:`Provider`."""
+    return providers_of(request).full
+
+
+async def on_loop_first(request: Request, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``work(provider, *args, **kwargs)`` on the event loop with the cache-only provider, which
+    is all a request needs when the client and keys are cached and nothing is written (a
+    client_credentials token, a token's signature); when it needs more (:class:`NeedsIO`), the
+    whole call again in a worker thread with the full provider. ``work`` writes nothing before
+    it needs IO, so running it twice is safe."""
+    providers = providers_of(request)
+    try:
+        return work(providers.cached, *args, **kwargs)
+    except NeedsIO:
+        return await run_in_threadpool(work, providers.full, *args, **kwargs)
 
 
 def is_form(request: Request) -> bool:
@@ -98,8 +138,6 @@ def error_response(error: OAuthError) -> Response:
 
 def audit_origin(request: Request) -> dict[str, str]:
     """The ``ip`` and ``correlation_id`` keyword arguments of the protocol functions."""
-    client = request.client
-    return {
-        "ip": client.host if client else "",
-        "correlation_id": str(getattr(request.state, "correlation_id", "")),
-    }
+    client = request.scope.get("client")
+    state = request.scope.get("state") or {}
+    return {"ip": client[0] if client else "", "correlation_id": str(state.get("correlation_id", ""))}

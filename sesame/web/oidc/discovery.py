@@ -1,7 +1,8 @@
 """``GET /{tenant}/.well-known/openid-configuration``: the tenant's provider metadata (Discovery 1.0 §4).
 
 A public document: any origin may read it (``Access-Control-Allow-Origin: *``, for browser-based
-clients), caches may keep it a few minutes, and it is served as bytes serialised once.
+clients), caches may keep it a few minutes, and it is served as bytes serialised once, with an
+``ETag`` so that a client revalidating its copy gets a bodiless 304.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sesame.oidc.discovery import MAX_AGE, ProviderMetadataCache
-from sesame.web.oidc import JSON, add_protocol_route, container_of, find_tenant, unknown_tenant
+from sesame.web.oidc import JSON, add_protocol_route, container_of, document_response, find_tenant, unknown_tenant
 
 PATH = "/{tenant}/.well-known/openid-configuration"
 HEADERS = {
@@ -35,7 +36,8 @@ async def openid_configuration(request: Request) -> Response:
     tenant = await find_tenant(request)
     if tenant is None:
         return unknown_tenant(headers={"Access-Control-Allow-Origin": "*"})
-    return Response(_documents(request).body(tenant), media_type=JSON, headers=HEADERS)
+    body, etag = _documents(request).document(tenant)
+    return document_response(request, body, etag, JSON, HEADERS)
 
 
 add_protocol_route(router, PATH, openid_configuration, ["GET"])

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sesame.oidc.jwks import MAX_AGE, MEDIA_TYPE
-from sesame.web.oidc import add_protocol_route, container_of, find_tenant, unknown_tenant
+from sesame.web.oidc import add_protocol_route, container_of, document_response, find_tenant, unknown_tenant
 
 PATH = "/{tenant}/jwks"
 HEADERS = {
@@ -32,7 +32,8 @@ async def jwks(request: Request) -> Response:
     keys = container.signing_keys.cached_keyset(tenant.id)
     if keys is None:
         keys = await run_in_threadpool(container.signing_keys.keyset, tenant)
-    return Response(keys.jwks_bytes(container.clock.now()), media_type=MEDIA_TYPE, headers=HEADERS)
+    body, etag = keys.jwks_document(container.clock.now())
+    return document_response(request, body, etag, MEDIA_TYPE, HEADERS)
 
 
 add_protocol_route(router, PATH, jwks, ["GET"])

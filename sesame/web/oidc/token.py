@@ -1,4 +1,10 @@
-"""``POST /{tenant}/token``: the token endpoint (RFC 6749 §3.2), see :mod:`sesame.oidc.token`."""
+"""``POST /{tenant}/token``: the token endpoint (RFC 6749 §3.2), see :mod:`sesame.oidc.token`.
+
+A client_credentials request of a cached client runs on the event loop (an HMAC and a signature,
+nothing written: ADR 0006); a grant that writes (a code, a refresh token) and a client whose
+record or keys are not cached go to a worker thread. So does a private_key_jwt assertion: its
+``jti`` is remembered in the shared counters.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,14 @@ from starlette.responses import Response
 from sesame.oidc.token import endpoint
 from sesame.oidc.token.errors import OAuthError
 from sesame.web.oidc import add_protocol_route, find_tenant, unknown_tenant
-from sesame.web.oidc.client_requests import audit_origin, error_response, json_response, provider_of, read_form
+from sesame.web.oidc.client_requests import (
+    audit_origin,
+    error_response,
+    json_response,
+    on_loop_first,
+    provider_of,
+    read_form,
+)
 
 PATH = "/{tenant}/token"
 
@@ -23,14 +36,13 @@ async def token(request: Request) -> Response:
         return unknown_tenant()
     try:
         form = await read_form(request)
-        body = await run_in_threadpool(
-            endpoint.token,
-            provider_of(request),
-            tenant,
-            form,
-            request.headers.get("authorization"),
-            **audit_origin(request),
-        )
+        authorization = request.headers.get("authorization")
+        if "client_assertion" in form or form.get("grant_type") != "client_credentials":
+            body = await run_in_threadpool(
+                endpoint.token, provider_of(request), tenant, form, authorization, **audit_origin(request)
+            )
+        else:
+            body = await on_loop_first(request, endpoint.token, tenant, form, authorization, **audit_origin(request))
     except OAuthError as error:
         return error_response(error)
     return json_response(body)

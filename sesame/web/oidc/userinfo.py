@@ -1,7 +1,9 @@
 """``GET`` and ``POST /{tenant}/userinfo``: the UserInfo endpoint (OpenID Connect Core §5.3).
 
 The access token comes in the ``Authorization: Bearer`` header, or on POST in the form body's
-``access_token`` (RFC 6750 §2.2); errors carry the ``WWW-Authenticate: Bearer`` challenge.
+``access_token`` (RFC 6750 §2.2); errors carry the ``WWW-Authenticate: Bearer`` challenge. The
+token's signature is checked on the event loop when the keys are cached, and so is its state
+(revoked, grant) when that read never blocks (SQLite); the account is read in a worker thread.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from starlette.responses import Response
 from sesame.oidc import userinfo as oidc_userinfo
 from sesame.oidc.token.errors import OAuthError
 from sesame.web.oidc import add_protocol_route, find_tenant, unknown_tenant
-from sesame.web.oidc.client_requests import error_response, is_form, json_response, provider_of, read_form
+from sesame.web.oidc.client_requests import (
+    error_response,
+    is_form,
+    json_response,
+    on_loop_first,
+    provider_of,
+    read_form,
+)
 
 PATH = "/{tenant}/userinfo"
 
@@ -29,7 +38,9 @@ async def userinfo(request: Request) -> Response:
         # RFC 6750 §2.2: the form body, only on POST with the form content type
         form = await read_form(request) if request.method == "POST" and is_form(request) else None
         token = oidc_userinfo.presented_token(request.headers.get("authorization"), form, realm=tenant.slug)
-        body = await run_in_threadpool(oidc_userinfo.userinfo, provider_of(request), tenant, token)
+        claims = await on_loop_first(request, oidc_userinfo.decoded, tenant, token)
+        grant = await on_loop_first(request, oidc_userinfo.live_grant, tenant, claims)
+        body = await run_in_threadpool(oidc_userinfo.release, provider_of(request), tenant, claims, grant)
     except OAuthError as error:
         return error_response(error)
     return json_response(body)

@@ -1,9 +1,11 @@
 """Pages: the account page ``/{tenant}/account`` ("Mon compte → Paramètres → Mes informations").
 
 The profile, the marketing consents, the active sessions ("end this session", "end all
-others"), and the password and email changes, which are flows (``/account/password``,
-``/account/email``). The link sent to a new address (``/account/email/confirm``) works from
-any browser, logged in or not. Routes only translate HTTP to the services.
+others"), the second factors (an authenticator app, passkeys, recovery codes), and the
+password, email and factor changes, which are flows (``/account/password``,
+``/account/email``, ``/account/factors/new/{kind}`` and ``/account/factors/remove/{id}``).
+The link sent to a new address (``/account/email/confirm``) works from any browser, logged in
+or not. Routes only translate HTTP to the services.
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from sesame.bootstrap import Container
+from sesame.domain.errors import FlowExpired, FlowNotFound, TooManyAttempts
+from sesame.domain.factors import FactorKind, offered_kinds
 from sesame.domain.tenants import CredentialKind, IdentifierKind, Tenant
+from sesame.flows.base import Flow, FlowRunner
 from sesame.flows.email_change import steps as email_steps
 from sesame.flows.email_change.flow import EMAIL_CHANGE
 from sesame.flows.email_change.states import EmailChangeContext
+from sesame.flows.factors import steps as factor_steps
+from sesame.flows.factors.flow import FACTORS
+from sesame.flows.factors.states import FactorIntent, FactorsContext, FactorsState
 from sesame.flows.settings import steps as settings_steps
 from sesame.flows.settings.flow import SETTINGS
 from sesame.flows.settings.states import SettingsContext
@@ -29,7 +37,7 @@ from sesame.services.email_change import EmailChange, EmailChangeStatus
 from sesame.services.password_change import PasswordChangeService
 from sesame.services.sessions import LiveSession
 from sesame.services.settings import AccountSettings
-from sesame.web.csrf import csrf_protect
+from sesame.web.csrf import browser_token, csrf_protect
 from sesame.web.deps import get_container, get_tenant
 from sesame.web.errors import ErrorPage
 from sesame.web.i18n import N_
@@ -40,7 +48,7 @@ from sesame.web.templating import render
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 #: Notices the account page shows after a redirect (``?notice=``); anything else shows nothing.
-NOTICES = frozenset({"consents_saved", "session_ended", "others_ended", "service_withdrawn"})
+NOTICES = frozenset({"consents_saved", "session_ended", "others_ended", "service_withdrawn", "factor_unavailable"})
 #: Form values of a ticked consent box.
 TICKED = "yes"
 _STATE_KEY = "account_session"
@@ -61,7 +69,7 @@ def account_settings(container: Container) -> AccountSettings:
 
 
 def consents(container: Container) -> ConsentService:
-    return ConsentService(container.uow, container.clock)
+    return ConsentService(container.uow, container.clock, logouts=container.backchannel_logouts)
 
 
 def email_change(container: Container) -> EmailChange:
@@ -118,6 +126,14 @@ async def uses_email(tenant: Tenant = Depends(get_tenant)) -> None:
         raise _not_here(N_("This service uses its own login: its email address cannot be changed here."))
 
 
+def offers_factors(tenant: Tenant) -> bool:
+    """Second factors are managed here where the login flow asks for them: password logins
+    (the bank's keypad login has its own flow), and only the kinds the tenant's policy names."""
+    policy = tenant.policy
+    password_login = policy.identifier is IdentifierKind.EMAIL and CredentialKind.PASSWORD in policy.credentials
+    return password_login and bool(offered_kinds(policy.mfa))
+
+
 _private = APIRouter(dependencies=[Depends(account_session)])
 _public = APIRouter()
 
@@ -133,6 +149,8 @@ async def account_page(
     container = get_container(request)
     overview = await run_in_threadpool(account_settings(container).overview, tenant, live)
     connected = await run_in_threadpool(consents(container).connected_services, live.account.id)
+    factors_here = offers_factors(tenant)
+    factors = await run_in_threadpool(container.factors.factors, live.account.id) if factors_here else []
     notice = request.query_params.get("notice", "")
     return render(
         request,
@@ -144,6 +162,8 @@ async def account_page(
             "offers_password": CredentialKind.PASSWORD in tenant.policy.credentials,
             "offers_email": tenant.policy.identifier is IdentifierKind.EMAIL,
             "connected_services": connected,
+            "factors": factors,
+            "offered_factors": [kind.value for kind in offered_kinds(tenant.policy.mfa)] if factors_here else [],
         },
     )
 
@@ -280,11 +300,130 @@ async def _email_start(request: Request, tenant: Tenant) -> BaseModel:
     return EmailChangeContext(account_id=live.account.id)
 
 
+# -- second factors (the factors flow) ---------------------------------------------------------------------
+
+FACTORS_PATH = "account/factors"
+_KIND_INTENTS = {
+    FactorKind.TOTP.value: FactorIntent.ADD_TOTP,
+    FactorKind.PASSKEY.value: FactorIntent.ADD_PASSKEY,
+    FactorKind.RECOVERY_CODES.value: FactorIntent.RECOVERY_CODES,
+}
+
+
+async def uses_factors(tenant: Tenant = Depends(get_tenant)) -> None:
+    if not offers_factors(tenant):
+        raise _not_here(N_("This service does not offer second factors."))
+
+
+def _factor_extras(request: Request, tenant: Tenant) -> Mapping[str, Any]:
+    container = get_container(request)
+    live: LiveSession = getattr(request.state, _STATE_KEY)
+    return {
+        settings_steps.LIVE: live,
+        settings_steps.CONTEXT: request_context(request, live),
+        settings_steps.SETTINGS: account_settings(container),
+        factor_steps.FACTORS: container.factors,
+        factor_steps.REVEALED: factor_steps.RevealedCodes(),
+    }
+
+
+def _factors_url(tenant: Tenant, flow_id: str) -> str:
+    return f"/{tenant.slug}/{FACTORS_PATH}/{flow_id}"
+
+
+async def _start_factors(request: Request, tenant: Tenant, context: FactorsContext) -> Response:
+    """Start the flow and take its first step at once (straight to the change when the login is fresh)."""
+    container = get_container(request)
+    runner, token = FlowRunner(container.uow, container.clock), browser_token(request)
+    extras = _factor_extras(request, tenant)
+
+    def start_and_begin() -> str:
+        flow = runner.start(FACTORS, tenant, token, context=context)
+        runner.submit(FACTORS, tenant, flow.id, token, {}, expected_state=FactorsState.BEGIN.value, extras=extras)
+        return flow.id
+
+    flow_id = await run_in_threadpool(start_and_begin)
+    return RedirectResponse(_factors_url(tenant, flow_id), status_code=303)
+
+
+_factors_flow = APIRouter(dependencies=[Depends(account_session), Depends(uses_factors)])
+
+
+@_factors_flow.get(f"/{{tenant}}/{FACTORS_PATH}/new/{{kind}}", name="account_factor_add")
+async def add_factor(
+    kind: str, request: Request, tenant: Tenant = Depends(get_tenant), live: LiveSession = Depends(account_session)
+) -> Response:
+    intent = _KIND_INTENTS.get(kind)
+    if intent is None or FactorKind(kind) not in offered_kinds(tenant.policy.mfa):
+        return RedirectResponse(account_url(tenant, "factor_unavailable", "factors"), status_code=303)
+    return await _start_factors(request, tenant, FactorsContext(account_id=live.account.id, intent=intent))
+
+
+@_factors_flow.get(f"/{{tenant}}/{FACTORS_PATH}/remove/{{factor_id}}", name="account_factor_remove")
+async def remove_factor(
+    factor_id: str, request: Request, tenant: Tenant = Depends(get_tenant), live: LiveSession = Depends(account_session)
+) -> Response:
+    """Removing starts with a confirmation (and the password again when the login is not fresh)."""
+    owned = await run_in_threadpool(get_container(request).factors.factors, live.account.id)
+    factor = next((f for f in owned if factor_id.isdigit() and f.id == int(factor_id)), None)
+    if factor is None:  # not one of this account's factors: the same answer as a missing one
+        return RedirectResponse(account_url(tenant, "factor_unavailable", "factors"), status_code=303)
+    context = FactorsContext(account_id=live.account.id, intent=FactorIntent.REMOVE, factor_id=factor.id)
+    return await _start_factors(request, tenant, context)
+
+
+@_factors_flow.get(f"/{{tenant}}/{FACTORS_PATH}/{{flow_id}}", name="account_factors_flow")
+async def factors_page(
+    flow_id: str, request: Request, tenant: Tenant = Depends(get_tenant), live: LiveSession = Depends(account_session)
+) -> Response:
+    """The flow's current state, with the QR code and the key of an app being added (made from
+    the encrypted seed for this response only)."""
+    container = get_container(request)
+    try:
+        flow = await run_in_threadpool(FlowRunner(container.uow, container.clock).load, FACTORS, tenant, flow_id)
+    except (FlowNotFound, FlowExpired, TooManyAttempts):
+        return RedirectResponse(account_url(tenant, "factor_unavailable", "factors"), status_code=303)
+    if flow.context.account_id != live.account.id:
+        return RedirectResponse(account_url(tenant, "factor_unavailable", "factors"), status_code=303)
+    totp = None
+    if flow.state is FactorsState.ENROL_TOTP and flow.context.totp_seed:
+        totp = await run_in_threadpool(container.factors.totp_enrolment, tenant, live.account, flow.context.totp_seed)
+    return render(request, f"flows/factors/{flow.state.value}.html", _factors_page(tenant, flow, totp=totp))
+
+
+def _factors_page(tenant: Tenant, flow: Flow[Any, Any], **extra: Any) -> dict[str, Any]:
+    """What flows/layout.html and the factors templates use (as the generic flow pages give it)."""
+    return {
+        "flow": flow,
+        "flow_url": _factors_url(tenant, flow.id),
+        "start_url": account_url(tenant, anchor="factors"),
+        "errors": {},
+        "values": {},
+        **extra,
+    }
+
+
+async def _after_factor_step(
+    request: Request, tenant: Tenant, flow: Flow[Any, Any], extras: Mapping[str, Any]
+) -> Response | None:
+    """New recovery codes are shown in this response, once; nothing keeps them afterwards."""
+    revealed = extras.get(factor_steps.REVEALED)
+    if flow.state is FactorsState.DONE and isinstance(revealed, factor_steps.RevealedCodes) and revealed.codes:
+        return render(request, "flows/factors/codes.html", _factors_page(tenant, flow, codes=revealed.codes))
+    return None
+
+
+mount_flow(_factors_flow, FlowPage(FACTORS, FACTORS_PATH, extras=_factor_extras, after_step=_after_factor_step))
+# Starting is ours (above, by kind or factor) and so is showing (the QR code); drop the generic ones,
+# which would never be reached anyway (the routes above come first).
+_GENERIC = {f"flow_{FACTORS.kind}_start", f"flow_{FACTORS.kind}"}
+_factors_flow.routes[:] = [route for route in _factors_flow.routes if getattr(route, "name", None) not in _GENERIC]
+
 _password_flow = APIRouter(dependencies=[Depends(account_session), Depends(uses_passwords)])
 _email_flow = APIRouter(dependencies=[Depends(account_session), Depends(uses_email)])
 mount_flow(_password_flow, FlowPage(SETTINGS, "account/password", extras=_flow_extras, start_context=_password_start))
 mount_flow(_email_flow, FlowPage(EMAIL_CHANGE, "account/email", extras=_flow_extras, start_context=_email_start))
 
 # The link's fixed path first: it must win over the email flow's /account/email/{flow_id}.
-for _sub in (_public, _private, _password_flow, _email_flow):
+for _sub in (_public, _private, _factors_flow, _password_flow, _email_flow):
     router.include_router(_sub)

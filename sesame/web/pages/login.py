@@ -3,9 +3,12 @@
 ``GET /{tenant}/login`` starts the login flow (``?return_to=`` kept, ``?login_hint=`` prefills
 the identifier), or sends a logged-in person on at once (unless ``?prompt=login`` asks for a
 new login). The flow's last step opens the session with a token drawn here beforehand; this
-page then sets the cookie. Logging out is a POST with the CSRF token that ends the session on
-the server; ``GET /{tenant}/logout`` only shows the button, so that a link on another site
-cannot log anyone out.
+page then sets the cookie. Where the tenant offers passkeys, a new flow carries a WebAuthn
+challenge for "log in with a passkey" and the identifier field's autofill of passkeys
+(``static/js/webauthn.js``); the second factor after a password is a state of the same flow.
+Logging out is a POST with the CSRF token that ends the session on the server;
+``GET /{tenant}/logout`` only shows the button, so that a link on another site cannot log
+anyone out.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sesame.bootstrap import Container
+from sesame.domain.factors import FactorKind
 from sesame.domain.tenants import CredentialKind, IdentifierKind, Tenant
 from sesame.flows.base import Flow, FlowRunner
 from sesame.flows.login.flow import LOGIN
@@ -62,6 +66,11 @@ def offers_password_login(tenant: Tenant) -> bool:
     return policy.identifier is IdentifierKind.EMAIL and CredentialKind.PASSWORD in policy.credentials
 
 
+def offers_passkey_login(tenant: Tenant) -> bool:
+    """Passkeys are one of the tenant's second factors: they may also replace the password."""
+    return offers_password_login(tenant) and FactorKind.PASSKEY.value in tenant.policy.mfa.second_factors
+
+
 def _return_to(request: Request) -> str | None:
     raw = request.query_params.get("return_to")
     if not raw or len(raw) > RETURN_TO_MAX:
@@ -102,6 +111,7 @@ def _extras(request: Request, tenant: Tenant) -> Mapping[str, Any]:
             tokens=container.tokens,
             passwords=_password_changes(container),
             resend_throttle=Throttle(container.counters, container.clock),
+            factors=container.factors,
             request=request_context(request),
             base_url=container.settings.base_url.rstrip("/"),
             # Drawn now, so that this page can set the cookie of the session the step opens.
@@ -143,6 +153,9 @@ async def start(request: Request, tenant: Tenant = Depends(get_tenant)) -> Respo
         return RedirectResponse(return_to or account_url(tenant), status_code=303)
     container = get_container(request)
     context = LoginContext(identifier=_login_hint(request))
+    if offers_passkey_login(tenant):  # the login page's "log in with a passkey", and its autofill
+        challenge = container.factors.passwordless_challenge(tenant)
+        context.passkey_challenge, context.passkey_options = challenge.value, challenge.options_json
     flow = await run_in_threadpool(
         lambda: FlowRunner(container.uow, container.clock).start(
             LOGIN, tenant, browser_token(request), context=context, return_to=return_to

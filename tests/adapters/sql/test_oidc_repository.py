@@ -16,11 +16,13 @@ import pytest
 
 from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.models import AuthorizationCodeRow, OidcClientRow
+from sesame.adapters.sql.repositories.oidc import SqlAccessTokenStates
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.domain.accounts import Account, AccountStatus
 from sesame.domain.errors import AlreadyExists, NotFound
 from sesame.domain.tenants import TenantPolicy
 from sesame.oidc.models import (
+    AccessTokenState,
     AuthorizationCode,
     ClientAuthMethod,
     ClientMetadata,
@@ -367,6 +369,18 @@ def test_a_hundred_parallel_uses_of_a_code_have_one_winner(
     assert outcomes.count(False) == PARALLEL - 1
 
 
+def test_get_code_reads_without_using(uow: SqlUnitOfWorkFactory, tenant_id: int, client_id: str) -> None:
+    add_grants(uow, grant(tenant_id, "g1"))
+    with uow() as tx:
+        tx.oidc.add_code(code())
+        tx.commit()
+    with uow(readonly=True) as tx:
+        assert tx.oidc.get_code("c" * 64) == code() and tx.oidc.get_code("u" * 64) is None
+    with uow() as tx:
+        assert tx.oidc.use_code("c" * 64, NOW) == code()  # still unused: this one wins
+        assert tx.oidc.get_code("c" * 64).used_at == NOW  # type: ignore[union-attr]  # seen in the same transaction
+
+
 # -- refresh tokens ----------------------------------------------------------------------------------
 
 
@@ -432,6 +446,45 @@ def test_revoked_access_tokens_are_remembered(uow: SqlUnitOfWorkFactory) -> None
     with uow(readonly=True) as tx:
         assert tx.oidc.access_token_revoked("jti-1")
         assert not tx.oidc.access_token_revoked("jti-2")
+
+
+def test_access_token_states_in_one_read(uow: SqlUnitOfWorkFactory, tenant_id: int, client_id: str) -> None:
+    states = SqlAccessTokenStates(uow.database.read_engine)
+    add_grants(uow, grant(tenant_id, "g1", amr=["pwd"], claims={"userinfo": {"email": None}}, auth_time=NOW))
+    with uow() as tx:
+        tx.oidc.revoke_access_token("jti-revoked", "client-a", NOW + timedelta(minutes=10))
+        tx.oidc.save_client(client(tenant_id, "client-b", disabled_at=NOW))
+        tx.commit()
+    person = states.state("jti-1", "g1", "client-a")
+    with uow(readonly=True) as tx:
+        assert person.grant == tx.oidc.get_grant("g1") and person.revoked is False  # the same values as the ORM's
+    assert (
+        person.grant is not None
+        and person.grant.auth_time == NOW
+        and person.grant.claims["userinfo"] == {"email": None}
+    )
+    assert states.state("jti-revoked", "g1", "client-a").revoked is True
+    assert states.state("jti-1", "nothing", "client-a") == AccessTokenState(revoked=False)
+    machine = states.state("jti-1", None, "client-a")
+    assert (machine.grant, machine.client_tenant_id, machine.client_enabled) == (None, tenant_id, True)
+    assert states.state("jti-revoked", None, "client-a").revoked is True
+    assert states.state("jti-1", None, "client-b").client_enabled is False  # disabled
+    assert states.state("jti-1", None, "nobody").client_tenant_id is None
+    assert states.non_blocking is (uow.database.dialect == "sqlite")
+
+
+def test_access_token_states_see_what_was_committed_since(
+    uow: SqlUnitOfWorkFactory, tenant_id: int, client_id: str
+) -> None:
+    states = SqlAccessTokenStates(uow.database.read_engine)
+    add_grants(uow, grant(tenant_id, "g1"))
+    assert states.state("jti-1", "g1", "client-a").grant.revoked_at is None  # type: ignore[union-attr]
+    with uow() as tx:
+        tx.oidc.revoke_grant("g1", NOW, "logout")
+        tx.oidc.revoke_access_token("jti-1", "client-a", NOW + timedelta(minutes=10))
+        tx.commit()
+    after = states.state("jti-1", "g1", "client-a")
+    assert after.revoked is True and after.grant is not None and after.grant.revoked_at == NOW
 
 
 def test_parallel_revocations_of_one_access_token_all_succeed(uow: SqlUnitOfWorkFactory) -> None:

@@ -7,11 +7,12 @@ requests on SQLite (serialised write transactions) and PostgreSQL (row locks) ge
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import Connection, CursorResult, Dialect, Engine, Select, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from sesame.adapters.sql.models import (
 )
 from sesame.domain.errors import AlreadyExists, NotFound
 from sesame.oidc.models import (
+    AccessTokenState,
     AuthorizationCode,
     ClientAuthMethod,
     ClientMetadata,
@@ -92,7 +94,28 @@ def _key(row: SigningKeyRow) -> SigningKey:
     )
 
 
-def _grant(row: OidcGrantRow) -> Grant:
+#: The columns :func:`_grant` reads, for plain-row selects (no ORM object on the hot paths).
+_GRANT_COLUMNS = (
+    OidcGrantRow.id,
+    OidcGrantRow.tenant_id,
+    OidcGrantRow.client_id,
+    OidcGrantRow.scope,
+    OidcGrantRow.created_at,
+    OidcGrantRow.expires_at,
+    OidcGrantRow.account_id,
+    OidcGrantRow.session_id,
+    OidcGrantRow.claims,
+    OidcGrantRow.acr,
+    OidcGrantRow.amr,
+    OidcGrantRow.auth_time,
+    OidcGrantRow.nonce,
+    OidcGrantRow.revoked_at,
+    OidcGrantRow.revoke_reason,
+)
+
+
+def _grant(row: Any) -> Grant:
+    """A grant from its ORM row or a plain row of :data:`_GRANT_COLUMNS` (same attribute names)."""
     return Grant(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -112,7 +135,7 @@ def _grant(row: OidcGrantRow) -> Grant:
     )
 
 
-def _code(row: AuthorizationCodeRow) -> AuthorizationCode:
+def _code(row: Any) -> AuthorizationCode:
     return AuthorizationCode(
         code_hash=row.code_hash,
         grant_id=row.grant_id,
@@ -126,7 +149,7 @@ def _code(row: AuthorizationCodeRow) -> AuthorizationCode:
     )
 
 
-def _refresh_token(row: RefreshTokenRow) -> RefreshToken:
+def _refresh_token(row: Any) -> RefreshToken:
     return RefreshToken(
         token_hash=row.token_hash,
         grant_id=row.grant_id,
@@ -148,9 +171,38 @@ def _consent(row: ConsentRow) -> Consent:
     )
 
 
+# -- the token endpoint's statements, built once ----------------------------------------------------
+# (A statement made per call costs SQLAlchemy more to build and key than the database to run.)
+
+_CODE_COLUMNS = tuple(AuthorizationCodeRow.__table__.c)
+_REFRESH_COLUMNS = tuple(RefreshTokenRow.__table__.c)
+_GET_GRANT = select(*_GRANT_COLUMNS).where(OidcGrantRow.id == bindparam("grant_id"))
+_USE_CODE = (
+    update(AuthorizationCodeRow)
+    .where(AuthorizationCodeRow.code_hash == bindparam("b_hash"), AuthorizationCodeRow.used_at.is_(None))
+    .values(used_at=bindparam("b_now"))
+    .returning(*_CODE_COLUMNS)
+)
+_GET_CODE = select(*_CODE_COLUMNS).where(AuthorizationCodeRow.code_hash == bindparam("code_hash"))
+_ROTATE_REFRESH_TOKEN = (
+    update(RefreshTokenRow)
+    .where(RefreshTokenRow.token_hash == bindparam("b_hash"), RefreshTokenRow.rotated_at.is_(None))
+    .values(rotated_at=bindparam("b_now"))
+    .returning(*_REFRESH_COLUMNS)
+)
+_GET_REFRESH_TOKEN = select(*_REFRESH_COLUMNS).where(RefreshTokenRow.token_hash == bindparam("token_hash"))
+_ADD_REFRESH_TOKEN = insert(RefreshTokenRow)
+
+
 class SqlOidcRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    def _hot(self) -> Connection:
+        """The session's connection, for the token endpoint's statements (prebuilt Core, below):
+        the ORM's identity map and flush are not needed there and cost more than the SQL."""
+        self._session.flush()  # rows added through the ORM are visible to what follows
+        return self._session.connection()
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -260,7 +312,7 @@ class SqlOidcRepository:
         self._session.flush()
 
     def get_grant(self, grant_id: str) -> Grant | None:
-        row = self._session.get(OidcGrantRow, grant_id, populate_existing=True)
+        row = self._hot().execute(_GET_GRANT, {"grant_id": grant_id}).first()
         return _grant(row) if row else None
 
     def revoke_grant(self, grant_id: str, now: datetime, reason: str) -> bool:
@@ -321,40 +373,38 @@ class SqlOidcRepository:
         )
         self._session.flush()
 
+    def get_code(self, code_hash: str) -> AuthorizationCode | None:
+        row = self._hot().execute(_GET_CODE, {"code_hash": code_hash}).first()
+        return _code(row) if row else None
+
     def use_code(self, code_hash: str, now: datetime) -> AuthorizationCode | None:
         """Mark the code used and return it as it was BEFORE this call; None when unknown.
 
         ``used_at is None`` on the result means this call used the code (the one winner of any
         race); ``used_at`` set means it had been used already: a replay (RFC 6749 §4.1.2).
         """
-        result = self._session.execute(
-            update(AuthorizationCodeRow)
-            .where(AuthorizationCodeRow.code_hash == code_hash, AuthorizationCodeRow.used_at.is_(None))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        row = self._session.get(AuthorizationCodeRow, code_hash, populate_existing=True)
-        if row is None:
-            return None
-        code = _code(row)
-        if _rowcount(result) == 1:
+        connection = self._hot()
+        used = connection.execute(_USE_CODE, {"b_hash": code_hash, "b_now": now}).first()
+        if used is not None:  # this call used it: the code as it was, unused
+            code = _code(used)
             code.used_at = None
-        return code
+            return code
+        return self.get_code(code_hash)  # used before (a replay), or unknown
 
     # -- refresh tokens --------------------------------------------------------------------------
 
     def add_refresh_token(self, token: RefreshToken) -> None:
-        self._session.add(
-            RefreshTokenRow(
-                token_hash=token.token_hash,
-                grant_id=token.grant_id,
-                client_id=token.client_id,
-                created_at=token.created_at,
-                expires_at=token.expires_at,
-                rotated_at=token.rotated_at,
-            )
+        self._hot().execute(
+            _ADD_REFRESH_TOKEN,
+            {
+                "token_hash": token.token_hash,
+                "grant_id": token.grant_id,
+                "client_id": token.client_id,
+                "created_at": token.created_at,
+                "expires_at": token.expires_at,
+                "rotated_at": token.rotated_at,
+            },
         )
-        self._session.flush()
 
     def rotate_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
         """Mark the token rotated and return it as it was BEFORE this call; None when unknown.
@@ -362,22 +412,16 @@ class SqlOidcRepository:
         ``rotated_at is None`` on the result means this call rotated it (the one winner of any
         race); ``rotated_at`` set means it had been exchanged already: reuse, revoke the family.
         """
-        result = self._session.execute(
-            update(RefreshTokenRow)
-            .where(RefreshTokenRow.token_hash == token_hash, RefreshTokenRow.rotated_at.is_(None))
-            .values(rotated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        row = self._session.get(RefreshTokenRow, token_hash, populate_existing=True)
-        if row is None:
-            return None
-        token = _refresh_token(row)
-        if _rowcount(result) == 1:
+        connection = self._hot()
+        rotated = connection.execute(_ROTATE_REFRESH_TOKEN, {"b_hash": token_hash, "b_now": now}).first()
+        if rotated is not None:  # this call rotated it: the token as it was, unrotated
+            token = _refresh_token(rotated)
             token.rotated_at = None
-        return token
+            return token
+        return self.get_refresh_token(token_hash)  # rotated before (a reuse), or unknown
 
     def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
-        row = self._session.get(RefreshTokenRow, token_hash, populate_existing=True)
+        row = self._hot().execute(_GET_REFRESH_TOKEN, {"token_hash": token_hash}).first()
         return _refresh_token(row) if row else None
 
     # -- revoked access tokens -------------------------------------------------------------------
@@ -455,3 +499,82 @@ class SqlOidcRepository:
             .execution_options(synchronize_session=False)
         )
         return _rowcount(result) == 1
+
+
+# -- the hot read of introspection and userinfo ---------------------------------------------------
+
+
+class _PreparedRead:
+    """A SELECT compiled once for a dialect, run on a DB-API cursor with SQLAlchemy's own
+    parameter order and result processors: the values the ORM would give, without its cost."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.order: Sequence[str] | None = list(compiled.positiontup or ()) if compiled.positional else None
+        columns = list(statement.selected_columns)
+        self.keys = [str(column.key) for column in columns]
+        self.processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+
+    def first(self, cursor: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        cursor.execute(self.sql, [params[name] for name in self.order] if self.order is not None else dict(params))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return {
+            key: process(value) if process is not None else value
+            for key, process, value in zip(self.keys, self.processors, row, strict=True)
+        }
+
+
+class SqlAccessTokenStates:
+    """:class:`~sesame.ports.AccessTokenStates` in SQL: one statement per presented access token,
+    on a pooled DB-API connection, outside any unit of work (a Session would cost ~25 times the
+    query). Each call sees the latest committed rows.
+
+    On SQLite (a local file in WAL mode, where readers never wait for writers) the read does
+    not block, so the endpoints may run it on the event loop; on PostgreSQL it is a network round
+    trip, and they run it in a worker thread.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        dialect = engine.dialect
+        self.non_blocking = dialect.name == "sqlite"
+        revoked = (
+            select(RevokedAccessTokenRow.jti).where(RevokedAccessTokenRow.jti == bindparam("jti")).exists()
+        ).label("revoked")
+        self._client = _PreparedRead(
+            select(OidcClientRow.tenant_id, OidcClientRow.disabled_at, revoked).where(
+                OidcClientRow.client_id == bindparam("client_id")
+            ),
+            dialect,
+        )
+        self._grant = _PreparedRead(
+            select(*_GRANT_COLUMNS, revoked).where(OidcGrantRow.id == bindparam("grant_id")), dialect
+        )
+
+    def state(self, jti: str, grant_id: str | None, client_id: str) -> AccessTokenState:
+        """Whether the jti was revoked, with the grant (a person's token) or the client's tenant
+        and enabled flag (a client's own token, ``grant_id`` None)."""
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                if grant_id is None:
+                    row = self._client.first(cursor, {"jti": jti, "client_id": client_id})
+                    if row is None:
+                        return AccessTokenState(revoked=False)  # unknown client: invalid whatever the jti
+                    return AccessTokenState(
+                        revoked=bool(row["revoked"]),
+                        client_tenant_id=row["tenant_id"],
+                        client_enabled=row["disabled_at"] is None,
+                    )
+                row = self._grant.first(cursor, {"jti": jti, "grant_id": grant_id})
+                if row is None:
+                    return AccessTokenState(revoked=False)  # unknown grant: invalid whatever the jti
+                return AccessTokenState(revoked=bool(row.pop("revoked")), grant=_grant(SimpleNamespace(**row)))
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool (which rolls back whatever the driver began)
