@@ -16,6 +16,8 @@ _LABELS = {
     "deleted_identities": "ended identities past evidence retention",
     "deleted_accounts": "accounts closed past retention",
     "expired_flows": "expired flows",
+    "expired_approvals": "expired app approval requests",
+    "expired_activations": "expired app activations",
     "agent_sessions": "old back-office sessions",
 }
 
@@ -26,8 +28,7 @@ def _print(report: PurgeReport) -> None:
     for tenant in report.tenants:
         counts = ", ".join(f"{count} {_LABELS[kind]}" for kind, count in tenant.counts().items() if count)
         typer.echo(f"  {tenant.tenant}: {counts or 'nothing'}")
-    server = {"expired_flows": report.expired_flows, "agent_sessions": report.agent_sessions}
-    counts = ", ".join(f"{count} {_LABELS[kind]}" for kind, count in server.items() if count)
+    counts = ", ".join(f"{count} {_LABELS[kind]}" for kind, count in report.server_counts().items() if count)
     typer.echo(f"  server: {counts or 'nothing'}")
     totals = report.totals()
     typer.echo("Totals: " + ", ".join(f"{kind}={count}" for kind, count in totals.items()))

@@ -18,6 +18,7 @@ from sesame.ports import Clock, Counters, PasswordHasher, UnitOfWork, UnitOfWork
 from sesame.services.audit import audit_event
 from sesame.services.authentication import lockout_key
 from sesame.services.context import RequestContext
+from sesame.services.factors import second_factor_key
 from sesame.services.passwords import PasswordRules
 from sesame.services.sessions import end_everything
 from sesame.services.throttling import LockoutGuard
@@ -161,7 +162,8 @@ class AccountService:
         return account
 
     def unlock(self, tenant: Tenant, email: str, context: RequestContext) -> Account:
-        """Reopen the access, and clear the failed-login counters and suspensions."""
+        """Reopen the access, and clear the failed-login counters and suspensions: the password's
+        and the second factors' (``FactorService.unlock``: the same counters, the same way)."""
         with self._uow() as uow:
             account = self._get(uow, tenant, email)
             account.status = AccountStatus.ACTIVE
@@ -170,8 +172,10 @@ class AccountService:
             uow.accounts.save(account)
             self._audit(uow, tenant, "account.unlocked", account, context, {})
             uow.commit()
+        guard = LockoutGuard(self._counters, self._clock, tenant.policy.lockout)
         if account.email:
-            LockoutGuard(self._counters, self._clock, tenant.policy.lockout).unlock(lockout_key(tenant, account.email))
+            guard.unlock(lockout_key(tenant, account.email))
+        guard.unlock(second_factor_key(tenant, account.id))
         return account
 
     def flag_password_change(self, tenant: Tenant, email: str, reason: str, context: RequestContext) -> Account:

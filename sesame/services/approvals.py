@@ -190,6 +190,13 @@ def approval_acr(identity: VerifiedIdentity | None) -> str:
     return ACR_WITH_IDENTITY if identity is not None and identity.usable_for_eidas2 else ACR_WITHOUT_IDENTITY
 
 
+def purge_expired(uow: UnitOfWork, before: datetime) -> tuple[int, int]:
+    """Delete, in the caller's transaction, the approval requests and the device activations that
+    expired before ``before`` (``sesame maintenance purge``: they are of no use once over);
+    returns how many of each."""
+    return uow.approvals.delete_before(before), uow.devices.delete_expired_activations(before)
+
+
 class ApprovalService:
     """Built per use (``Container.approvals``); holds no state but its ports."""
 
@@ -421,9 +428,9 @@ class ApprovalService:
 
     def purge(self, before: datetime) -> int:
         """Forget the requests and the device activations that expired before ``before``; returns
-        how many (``sesame maintenance purge`` may call this: they are of no use once over)."""
+        how many (:func:`purge_expired`, committed)."""
         with self._uow() as uow:
-            removed = uow.approvals.delete_before(before) + uow.devices.delete_expired_activations(before)
+            removed = sum(purge_expired(uow, before))
             uow.commit()
         return removed
 

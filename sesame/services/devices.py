@@ -427,15 +427,28 @@ class DeviceService:
         return device
 
     def remove(self, tenant: Tenant, account_id: int, device_id: str, context: RequestContext) -> bool:
-        """The person removes one of their devices (account page): disabled for good."""
+        """The person removes one of their devices: disabled for good (:meth:`remove_in`, committed)."""
         with self._uow() as uow:
-            device = uow.devices.get(device_id)
-            if device is None or device.account_id != account_id or device.tenant_id != tenant.id:
-                return False
-            if not uow.devices.disable(device.id, self._clock.now(), REASON_REMOVED):
-                return False
-            device_disabled(uow, self._clock, tenant, device, REASON_REMOVED, context, self._base_url)
-            uow.commit()
+            removed = self.remove_in(uow, tenant, account_id, device_id, context)
+            if removed:
+                uow.commit()
+        return removed
+
+    def remove_in(
+        self, uow: UnitOfWork, tenant: Tenant, account_id: int, device_id: str, context: RequestContext
+    ) -> bool:
+        """:meth:`remove` in the caller's transaction (the account page's factors flow, whose
+        step has checked the fresh authentication): the device is disabled, the person told by
+        email, the identity's ``app_activated_at`` cleared with the last active device, audited.
+        False, with nothing written, for a device that is not this account's or not active."""
+        if not device_id or len(device_id) > ID_MAX:
+            return False
+        device = uow.devices.get(device_id)
+        if device is None or device.account_id != account_id or device.tenant_id != tenant.id:
+            return False
+        if not uow.devices.disable(device.id, self._clock.now(), REASON_REMOVED):
+            return False
+        device_disabled(uow, self._clock, tenant, device, REASON_REMOVED, context, self._base_url)
         return True
 
     # -- internals -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sesame.ports import Clock, Counters, KeyedHasher, PasswordHasher, UnitOfWor
 from sesame.services.audit import audit_event
 from sesame.services.authentication import lockout_key
 from sesame.services.context import RequestContext
+from sesame.services.factors import second_factor_key
 from sesame.services.outbox import queue_email
 from sesame.services.password_change import NewPassword, PasswordChangeService
 from sesame.services.passwords import PasswordRules
@@ -214,16 +215,21 @@ class RecoveryService:
     def prepare_reset(self, tenant: Tenant, account_id: int, password: str) -> NewPassword:
         """What a reset does outside the write transaction: check the password (``PolicyViolation``
         names the failed rules; ``InvalidInput`` with reason "unchanged" when it is the current
-        one), hash it (slow), and reopen the login lockout of the address.
+        one), hash it (slow), and reopen the login lockout of the address and of the second factors.
 
         The lockout cap is reopened by recovery (see ``LockoutPolicy``): the person has proven they
         hold the mailbox, and the guesses that locked the old password say nothing of the new one.
+        The second factors' lock (``FactorService.unlock``'s counters) is lifted the same way, as
+        support's ``sesame user unlock`` does: the next login still asks for the second factor,
+        whose own failures count again from zero.
         """
         account = self._account(tenant, account_id)
         # The confirmation was compared by the step, which shows both problems at once.
         new = self._passwords.prepare(tenant, account.id, password, password)
+        guard = LockoutGuard(self._counters, self._clock, tenant.policy.lockout)
         if account.email:
-            LockoutGuard(self._counters, self._clock, tenant.policy.lockout).unlock(lockout_key(tenant, account.email))
+            guard.unlock(lockout_key(tenant, account.email))
+        guard.unlock(second_factor_key(tenant, account.id))
         return new
 
     def reset_password(

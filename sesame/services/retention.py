@@ -14,7 +14,9 @@ with its :class:`~sesame.domain.tenants.IdentityPolicy`:
    from them; their verified identity is marked ended at the closure, so its evidence stays until
    its own retention ends.
 
-Then, server-wide, expired flows and old back-office sessions. Running it twice removes nothing
+Then, server-wide, expired flows, the phone app's approval requests and device activations a day
+after they expired (:func:`~sesame.services.approvals.purge_expired`; a late poll still reads
+"expired" meanwhile), and old back-office sessions. Running it twice removes nothing
 the second time. ``dry_run`` does all of it in one transaction and rolls it back: the counts are
 what a real run would remove now.
 """
@@ -29,6 +31,7 @@ from datetime import datetime, timedelta
 from sesame.domain.identity import CLOSED_STATES, WIZARD_STEPS, CaseStatus, ProofingCase
 from sesame.domain.tenants import Tenant
 from sesame.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from sesame.services.approvals import purge_expired
 from sesame.services.audit import audit_event
 from sesame.services.context import CLI, RequestContext
 
@@ -44,6 +47,9 @@ UNFINISHED: tuple[CaseStatus, ...] = (
 )
 #: Ended or expired back-office sessions are kept this long (who was logged in when), then forgotten.
 AGENT_SESSION_DAYS = 90
+#: Expired approval requests and device activations are kept this long (a CIBA client or a waiting
+#: page polling late is told "expired", not "unknown"), then forgotten.
+APPROVAL_GRACE = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -73,15 +79,25 @@ class PurgeReport:
     dry_run: bool
     tenants: list[TenantPurge] = field(default_factory=list)
     expired_flows: int = 0
+    expired_approvals: int = 0
+    expired_activations: int = 0
     agent_sessions: int = 0
+
+    def server_counts(self) -> dict[str, int]:
+        """What the purge removed server-wide (not per tenant)."""
+        return {
+            "expired_flows": self.expired_flows,
+            "expired_approvals": self.expired_approvals,
+            "expired_activations": self.expired_activations,
+            "agent_sessions": self.agent_sessions,
+        }
 
     def totals(self) -> dict[str, int]:
         totals = dict.fromkeys(TenantPurge("").counts(), 0)
         for tenant in self.tenants:
             for kind, count in tenant.counts().items():
                 totals[kind] += count
-        totals["expired_flows"] = self.expired_flows
-        totals["agent_sessions"] = self.agent_sessions
+        totals.update(self.server_counts())
         return totals
 
     def to_json(self) -> dict[str, object]:
@@ -123,6 +139,7 @@ class RetentionService:
                     audit_event(uow, self._clock, tenant.id, "retention.purged", actor=ctx.actor, details=done.counts())
         with batches.batch() as uow:
             report.expired_flows = uow.flows.delete_expired(now)
+            report.expired_approvals, report.expired_activations = purge_expired(uow, now - APPROVAL_GRACE)
             report.agent_sessions = uow.agents.delete_sessions_before(now - timedelta(days=AGENT_SESSION_DAYS))
 
 

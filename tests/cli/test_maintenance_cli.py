@@ -11,8 +11,10 @@ from typer.testing import CliRunner, Result
 
 from sesame.bootstrap import build_container
 from sesame.cli import app
+from sesame.cli import maintenance as maintenance_cli
 from sesame.config import get_settings
 from sesame.domain.identity import CaseStatus
+from sesame.services.retention import PurgeReport
 from tests.backoffice.support import documents_of, store_case
 
 pytestmark = pytest.mark.usefixtures("cli_env")
@@ -86,3 +88,11 @@ def test_dry_run_then_purge_then_nothing(runner: CliRunner, forgotten_case: int)
             assert case is not None and case.status is CaseStatus.ABANDONED
     finally:
         built.close()
+
+
+def test_the_phone_apps_expired_requests_are_reported(runner: CliRunner, capsys: pytest.CaptureFixture[str]) -> None:
+    data = as_json(purge(runner, "--json"))
+    assert data["totals"]["expired_approvals"] == 0 and data["totals"]["expired_activations"] == 0
+    report = PurgeReport(at=datetime(2026, 3, 1, tzinfo=UTC), dry_run=False, expired_approvals=3, expired_activations=1)
+    maintenance_cli._print(report)
+    assert "server: 3 expired app approval requests, 1 expired app activations" in capsys.readouterr().out

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from sesame.adapters.clock import FrozenClock
+from sesame.bootstrap import build_container
 from sesame.cli import app
 from sesame.cli import user as user_cli
 from sesame.config import get_settings
+from sesame.domain.factors import FactorKind
+from sesame.domain.throttling import LockoutStatus
+from sesame.services.context import RequestContext
+from sesame.services.factors import FactorStatus, second_factor_key
+from sesame.services.throttling import LockoutGuard
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 
@@ -160,3 +168,25 @@ def test_every_user_command_prints_json_when_asked(runner: CliRunner, command: s
     data = as_json(run(runner, command, *args, "--json"))
     assert data["email"] in (EMAIL, "someone.else@example.fr")
     assert set(data) >= {"id", "email", "status", "password_change_required"}
+
+
+def test_unlock_lifts_the_second_factors_lock_too(runner: CliRunner) -> None:
+    """Support's unlock reopens the second factors (``FactorService.unlock``) with the password."""
+    account_id = as_json(create(runner, "--verified", "--json"))["id"]
+    built = build_container(get_settings())
+    try:
+        tenant = built.tenants.get("laposte")
+        # Wrong codes until locked, the suspensions waited out on a clock of our own.
+        clock = FrozenClock(datetime.now(UTC))
+        guard, key = LockoutGuard(built.counters, clock, tenant.policy.lockout), second_factor_key(tenant, account_id)
+        while (decision := guard.register_failure(key)).status is not LockoutStatus.LOCKED:
+            if decision.suspended_until is not None:
+                clock.set(decision.suspended_until)
+        ctx = RequestContext(ip="192.0.2.9", user_agent="pytest")
+        locked = built.factors.verify_second_factor(tenant, account_id, FactorKind.TOTP, "123456", None, ctx)
+        assert locked.status is FactorStatus.LOCKED
+        assert as_json(run(runner, "unlock", "--tenant", "laposte", "--email", EMAIL, "--json"))["status"] == "active"
+        again = built.factors.verify_second_factor(tenant, account_id, FactorKind.TOTP, "123456", None, ctx)
+        assert again.status is FactorStatus.WRONG  # checked again (no app enrolled here), not locked
+    finally:
+        built.close()

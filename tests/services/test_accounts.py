@@ -8,11 +8,14 @@ from sesame.adapters.clock import FrozenClock
 from sesame.bootstrap import Container
 from sesame.domain.accounts import Account, AccountStatus
 from sesame.domain.errors import AlreadyExists, InvalidInput, NotFound, PolicyViolation
+from sesame.domain.factors import FactorKind
 from sesame.domain.tenants import Tenant
+from sesame.domain.throttling import LockoutStatus
 from sesame.services.accounts import NAME_MAX, NewAccount, clean_email, clean_name
 from sesame.services.authentication import AuthStatus, lockout_key
 from sesame.services.context import RequestContext
 from sesame.services.demo import DEMO_PASSWORD, load_demo_accounts
+from sesame.services.factors import FactorStatus, second_factor_key
 from sesame.services.throttling import LockoutGuard
 from tests.services.accounts_support import STRONG_PASSWORD, SUPPORT, audit_events, create_account, demo_tenant
 
@@ -229,3 +232,29 @@ def test_the_demo_accounts_meet_their_tenants_policy_and_log_in(container: Conta
         assert password == DEMO_PASSWORD
         assert container.accounts.find(tenant, email).email_verified
         assert container.authenticator.authenticate(tenant, email, password, BROWSER).ok
+
+
+def lock_second_factors(container: Container, tenant: Tenant, account_id: int) -> LockoutGuard:
+    """Wrong second factors until the lockout cap locks them (suspensions waited out on the clock)."""
+    clock = container.clock
+    assert isinstance(clock, FrozenClock)
+    guard = LockoutGuard(container.counters, clock, tenant.policy.lockout)
+    key = second_factor_key(tenant, account_id)
+    while (decision := guard.register_failure(key)).status is not LockoutStatus.LOCKED:
+        if decision.suspended_until is not None:
+            clock.set(decision.suspended_until)
+    return guard
+
+
+def test_unlock_also_lifts_the_second_factors_lock(container: Container, tenant: Tenant) -> None:
+    """Support's unlock reopens the second factors the same way (``FactorService.unlock``)."""
+    account = create_account(container, tenant, EMAIL)
+    guard = lock_second_factors(container, tenant, account.id)
+    key = second_factor_key(tenant, account.id)
+    refused = container.factors.verify_second_factor(tenant, account.id, FactorKind.TOTP, "123456", None, BROWSER)
+    assert refused.status is FactorStatus.LOCKED
+    container.accounts.unlock(tenant, EMAIL, SUPPORT)
+    state = guard.check(key)
+    assert (state.allowed, state.failures, state.suspensions) == (True, 0, 0)
+    again = container.factors.verify_second_factor(tenant, account.id, FactorKind.TOTP, "123456", None, BROWSER)
+    assert again.status is FactorStatus.WRONG  # checked again (no app enrolled: wrong), no longer locked

@@ -340,3 +340,29 @@ def test_removing_the_last_device_ends_the_identity_s_eidas2_use(
     again = identity_of(container, account.id)
     assert again is not None and again.usable_for_eidas2
     assert again.mobile == MOBILE
+
+
+def test_remove_in_writes_in_the_callers_transaction_and_only_for_the_owner(
+    container: Container, tenant: Tenant, verified: tuple[Account, VerifiedIdentity]
+) -> None:
+    account, _ = verified
+    device, _ = activate(container, tenant, EMAIL)
+    stranger = create_account(container, tenant, "someone.else@example.fr")
+    devices = container.devices
+    with container.uow() as uow:
+        for account_id, device_id in ((stranger.id, device.id), (account.id, "dv_unknown"), (account.id, "x" * 500)):
+            assert not devices.remove_in(uow, tenant, account_id, device_id, CTX)
+        assert devices.remove_in(uow, tenant, account.id, device.id, CTX)
+        uow.rollback()  # the caller's step failed: nothing of it stays
+    with container.uow(readonly=True) as uow:
+        kept = uow.devices.get(device.id)
+    assert kept is not None and kept.status is DeviceStatus.ACTIVE
+    assert emails(container, "device_disabled") == []
+    with container.uow() as uow:
+        assert devices.remove_in(uow, tenant, account.id, device.id, CTX)
+        uow.commit()
+    with container.uow(readonly=True) as uow:
+        removed = uow.devices.get(device.id)
+    assert removed is not None and removed.status is DeviceStatus.DISABLED and removed.disabled_reason == "removed"
+    assert emails(container, "device_disabled") == [EMAIL]
+    assert [r.event.details["reason"] for r in audit_events(container, tenant, "device.disabled")] == ["removed"]

@@ -12,12 +12,14 @@ from sesame.adapters.clock import FrozenClock
 from sesame.bootstrap import Container
 from sesame.domain.accounts import Account, AccountStatus, TokenPurpose
 from sesame.domain.errors import InvalidInput, NotFound, PolicyViolation
+from sesame.domain.factors import FactorKind
 from sesame.domain.tenants import Tenant
 from sesame.domain.throttling import LockoutStatus
 from sesame.services.accounts import NewAccount
 from sesame.services.authentication import AuthStatus, lockout_key
 from sesame.services.context import RequestContext
 from sesame.services.demo import load_demo
+from sesame.services.factors import FactorStatus, second_factor_key
 from sesame.services.outbox import InboxEntry, list_messages
 from sesame.services.recovery import (
     REQUESTS_PER_ADDRESS,
@@ -320,6 +322,23 @@ def test_the_reset_reopens_the_login_lockout(
     assert guard.check(key).status is LockoutStatus.SUSPENDED
     reset(container, service, tenant, account)
     assert guard.check(key).status is LockoutStatus.ALLOWED
+
+
+def test_the_reset_lifts_the_second_factors_lock_too(
+    container: Container, clock: FrozenClock, service: RecoveryService, tenant: Tenant, account: Account
+) -> None:
+    """A completed recovery reopens the second factors as it reopens the password (``FactorService.unlock``):
+    the next login still asks for the second factor, whose failures count from zero again."""
+    guard = LockoutGuard(container.counters, clock, tenant.policy.lockout)
+    key = second_factor_key(tenant, account.id)
+    while (decision := guard.register_failure(key)).status is not LockoutStatus.LOCKED:
+        if decision.suspended_until is not None:
+            clock.set(decision.suspended_until)
+    refused = container.factors.verify_second_factor(tenant, account.id, FactorKind.TOTP, "123456", None, WHO)
+    assert refused.status is FactorStatus.LOCKED
+    reset(container, service, tenant, account)
+    state = guard.check(key)
+    assert (state.allowed, state.failures, state.suspensions) == (True, 0, 0)
 
 
 def test_a_weak_personal_or_unchanged_password_is_refused(

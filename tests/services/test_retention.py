@@ -10,11 +10,14 @@ from sesame.adapters.clock import FrozenClock
 from sesame.bootstrap import Container
 from sesame.domain.accounts import AccountStatus
 from sesame.domain.agents import InPersonCheck
+from sesame.domain.devices import ApprovalKind
 from sesame.domain.identity import CaseStatus, Decision, MrzOutcome, VerificationMethod
 from sesame.domain.tenants import Tenant
 from sesame.flows.base import FlowRunner
 from sesame.flows.hello.flow import HELLO
+from sesame.services.approvals import NewApproval
 from sesame.services.retention import PurgeReport
+from tests.app_support import CTX, MOBILE, PASSWORD, activate, verified_account
 from tests.backoffice.support import AT_COUNTER, DECIDE_AT, documents_of, make_agent, reload, store_case
 from tests.identity_support import POLICY
 from tests.services.accounts_support import demo_tenant
@@ -183,3 +186,31 @@ def test_dry_run_counts_without_removing_and_purge_is_idempotent(
 def _audit(container: Container, tenant_id: int) -> list:  # type: ignore[type-arg]
     with container.uow(readonly=True) as uow:
         return list(uow.audit.chain(tenant_id))
+
+
+def test_expired_approval_requests_and_activations_are_purged_a_day_later(
+    container: Container, laposte: Tenant, clock: FrozenClock
+) -> None:
+    """The phone app's requests (a website login, a CIBA request) and unfinished activations are of
+    no use once expired: kept a day (a late poll reads "expired"), then removed and counted."""
+    verified_account(container, laposte, "app.retention@example.fr")
+    activate(container, laposte, "app.retention@example.fr")  # its activation is used, not yet expired
+    container.devices.start_activation(laposte, "app.retention@example.fr", PASSWORD, CTX)  # left unfinished
+    new = NewApproval(kind=ApprovalKind.WEB_LOGIN, service_name="La Poste", handle="browser-handle")
+    request = container.approvals.create_request(laposte, new, CTX, mobile=MOBILE).request
+    assert nothing(container.retention.purge())
+
+    clock.set(request.expires_at + DAY - timedelta(seconds=1))
+    within_grace = container.retention.purge()
+    assert within_grace.expired_approvals == 0
+    assert container.approvals.poll(laposte, request.id, "browser-handle") is not None
+
+    clock.advance(days=1)
+    dry = container.retention.purge(dry_run=True)
+    assert (dry.expired_approvals, dry.expired_activations) == (1, 2)
+    assert container.approvals.poll(laposte, request.id, "browser-handle") is not None, "a dry run removes nothing"
+    report = container.retention.purge()
+    assert (report.expired_approvals, report.expired_activations) == (1, 2)
+    assert report.totals()["expired_approvals"] == 1 and report.to_json()["totals"]["expired_activations"] == 2  # type: ignore[index]
+    assert container.approvals.poll(laposte, request.id, "browser-handle") is None
+    assert nothing(container.retention.purge())  # idempotent

@@ -4,11 +4,17 @@ SQLite serves several worker processes in WAL mode. Its default "deferred" trans
 fail with "database is locked" when a reader later tries to write while another process
 wrote in between, which a busy timeout cannot fix; so write transactions start with
 ``BEGIN IMMEDIATE`` (they wait for the write lock up front), and read-only ones use a
-separate engine with plain deferred ``BEGIN``.
+separate engine with plain deferred ``BEGIN``. Writers queue on a :class:`WriterGate` before
+that ``BEGIN``, so that they are woken when the lock is free rather than by SQLite's sleeps.
 """
 
 from __future__ import annotations
 
+import fcntl
+import itertools
+import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +53,107 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.close()
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    gate = WriterGate(Path(parsed.database)) if immediate and parsed.database not in (None, "", ":memory:") else None
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        dbapi_connection = connection.connection.dbapi_connection
+        if gate is not None:
+            gate.enter_for(dbapi_connection)
         # Straight on the DB-API connection: through SQLAlchemy's execution machinery, this one
         # statement cost as much as the query it opens (the token endpoint's reads are ~20 µs).
-        connection.connection.dbapi_connection.execute(begin)
+        dbapi_connection.execute(begin)
+
+    if gate is not None:
+        # Every way a transaction ends goes through one of these (a commit, a rollback, the
+        # pool's reset on return, a connection closed or discarded): the writer gate opens
+        # right after, on the thread that held it.
+        dialect = engine.dialect
+        for name in ("do_commit", "do_rollback", "do_close", "do_terminate"):
+            setattr(dialect, name, _then_leave(getattr(dialect, name), gate))
 
     return engine
+
+
+def _then_leave(end: Any, gate: WriterGate) -> Any:
+    def ending(connection: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return end(connection, *args, **kwargs)
+        finally:
+            gate.leave_for(getattr(connection, "dbapi_connection", connection))
+
+    return ending
+
+
+class WriterGate:
+    """SQLite writers of this database, one at a time, woken as soon as the lock is free.
+
+    SQLite lets one transaction write at a time; the others, in ``BEGIN IMMEDIATE``, are retried
+    by its busy handler after sleeps that grow from 1 to 100 ms. Under load (a worker's threads
+    exchanging codes and refresh tokens, two workers at once) those sleeps, not the writes, set
+    the pace, and the slowest request waits a second. So writers queue here first: on a thread
+    lock within the process, then on an advisory lock file (``flock``) shared with the other
+    processes, polled every fraction of a millisecond. Whoever cannot get in within the busy
+    timeout (a writer nested in another on the same thread, a process holding the file for
+    long) goes on without it, and SQLite's own busy timeout decides as before.
+    """
+
+    POLL_SECONDS = (0.0002, 0.0005, 0.001, 0.002)
+
+    def __init__(self, database: Path) -> None:
+        self._path = database.with_name(database.name + "-writer.lock")
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._holder: object | None = None
+        self._thread: int | None = None
+
+    def enter_for(self, connection: object) -> None:
+        """Wait for the write turn of ``connection``'s transaction (nothing if it has it already;
+        without it, if it cannot be had in time: SQLite's busy timeout decides)."""
+        if self._holder is connection:
+            return
+        if self._holder is not None and self._thread == threading.get_ident():
+            return  # a writer nested in this thread's own: waiting for ourselves would never end
+        if self._enter():
+            self._holder, self._thread = connection, threading.get_ident()
+
+    def leave_for(self, connection: object) -> None:
+        """``connection``'s transaction is over: the next writer's turn (if it held it)."""
+        if self._holder is connection:
+            self._holder = None
+            self._leave()
+
+    def _enter(self) -> bool:
+        if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_SECONDS):
+            return False
+        try:
+            if self._locked_file():
+                return True
+        except OSError:
+            pass
+        self._lock.release()
+        return False
+
+    def _leave(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
+
+    def _locked_file(self) -> bool:
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+        for attempt in itertools.count():
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(self.POLL_SECONDS[min(attempt, len(self.POLL_SECONDS) - 1)])
+        return False  # pragma: no cover (the loop returns)
 
 
 def create_engines(url: str, *, pool_size: int = 10) -> tuple[Engine, Engine]:

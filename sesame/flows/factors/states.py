@@ -26,6 +26,8 @@ class FactorIntent(StrEnum):
     ADD_PASSKEY = "passkey"
     RECOVERY_CODES = "recovery_codes"
     REMOVE = "remove"
+    #: Removing one of the phone app's devices (the account page's "Digital identity" section).
+    REMOVE_DEVICE = "remove_device"
 
 
 class FactorsContext(BaseModel):
@@ -36,6 +38,10 @@ class FactorsContext(BaseModel):
     factor_id: int | None = None
     factor_kind: str = ""
     factor_label: str = ""
+    #: Removal of a phone app device: its id, and whether it is the account's last active one
+    #: (the identity then cannot reach eidas2 until the app is activated again).
+    device_id: str | None = None
+    last_device: bool = False
     #: When the password was typed again in this flow (the session's auth_time counts too).
     reauthenticated_at: datetime | None = None
     #: TOTP enrolment: the new seed, encrypted under the server secret (never in clear here).

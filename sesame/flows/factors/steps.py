@@ -2,8 +2,9 @@
 
 The page gives the steps, in ``env.extras``, the logged-in session (``live``), the request's
 context (``context``), the account settings (``settings``, for the password asked again), the
-factors service (``factors``) and a :class:`RevealedCodes` holder: new recovery codes are
-shown in the response of the step that made them, and nowhere else, ever.
+factors service (``factors``), the phone app's devices (``devices``, for removing one) and a
+:class:`RevealedCodes` holder: new recovery codes are shown in the response of the step that
+made them, and nowhere else, ever.
 
 The change itself checks freshness again: a flow left open must not outlive the rule.
 """
@@ -21,6 +22,7 @@ from sesame.flows.factors.states import FactorIntent, FactorsContext, FactorsSta
 from sesame.flows.settings.steps import SETTINGS, logged_in, refusal_errors, request_context, service
 from sesame.methods.passkey import RESPONSE_MAX, PasskeyRejected
 from sesame.methods.totp import INPUT_MAX as CODE_INPUT_MAX
+from sesame.services.devices import DeviceService
 from sesame.services.factors import FactorService
 from sesame.services.password_change import PASSWORD_INPUT_MAX
 from sesame.services.sessions import LiveSession
@@ -31,7 +33,10 @@ FactorsFlow = Flow[FactorsState, FactorsContext]
 #: Keys of ``StepEnv.extras`` that the account page fills, besides the settings flow's
 #: ``LIVE``, ``CONTEXT`` and ``SETTINGS`` (sesame.flows.settings.steps).
 FACTORS = "factors"
+DEVICES = "devices"
 REVEALED = "revealed_codes"
+#: What the confirmation page and the done page call a phone app device.
+DEVICE_KIND = "app"
 
 PASSWORD_FIELD = "current_password"  # noqa: S105 (a field name, not a secret)
 LABEL_INPUT_MAX = 200
@@ -41,6 +46,7 @@ _STATE_OF = {
     FactorIntent.ADD_PASSKEY: FactorsState.REGISTER_PASSKEY,
     FactorIntent.RECOVERY_CODES: FactorsState.RECOVERY_CODES,
     FactorIntent.REMOVE: FactorsState.CONFIRM_REMOVAL,
+    FactorIntent.REMOVE_DEVICE: FactorsState.CONFIRM_REMOVAL,
 }
 _KIND_OF = {
     FactorIntent.ADD_TOTP: FactorKind.TOTP,
@@ -58,6 +64,11 @@ class RevealedCodes:
 
 def _factors(env: StepEnv) -> FactorService:
     found: FactorService = service(env, FACTORS, FactorService)
+    return found
+
+
+def _devices(env: StepEnv) -> DeviceService:
+    found: DeviceService = service(env, DEVICES, DeviceService)
     return found
 
 
@@ -128,6 +139,13 @@ def _enter(flow: FactorsFlow, live: LiveSession, env: StepEnv) -> StepResult[Fac
         if factor is None or factor.account_id != live.account.id:
             return Reject({"factor": "unknown"})
         context.factor_kind, context.factor_label = factor.kind.value, factor.label
+    elif context.intent is FactorIntent.REMOVE_DEVICE:
+        device = env.uow.devices.get(context.device_id) if context.device_id else None
+        mine = device is not None and device.account_id == live.account.id and device.tenant_id == env.tenant.id
+        if device is None or not mine or not device.active:
+            return Reject({"factor": "unknown"})
+        context.factor_kind, context.factor_label = DEVICE_KIND, device.label
+        context.last_device = env.uow.devices.count_active(live.account.id) <= 1
     return Advance(_STATE_OF[context.intent])
 
 
@@ -215,11 +233,17 @@ def recovery_codes(flow: FactorsFlow, data: Mapping[str, str], env: StepEnv) -> 
 
 
 def confirm_removal(flow: FactorsFlow, data: Mapping[str, str], env: StepEnv) -> StepResult[FactorsState]:
-    """ "Remove": the factor goes (an unknown one: nothing happens, the same page)."""
+    """ "Remove": the factor or the device goes (an unknown one: nothing happens, the same page)."""
     live = _live(flow, env)
     stale = _stale(flow, live, env)
     if stale is not None:
         return stale
+    if flow.context.intent is FactorIntent.REMOVE_DEVICE:
+        device_id, acting = flow.context.device_id or "", request_context(env)
+        if not _devices(env).remove_in(env.uow, env.tenant, live.account.id, device_id, acting):
+            return Reject({"factor": "unknown"})
+        flow.context.done_kind = "device_removed"
+        return Advance(FactorsState.DONE)
     removed = None
     if flow.context.factor_id is not None:
         removed = _factors(env).remove(env.uow, env.tenant, live.account, flow.context.factor_id, request_context(env))

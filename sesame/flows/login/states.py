@@ -52,6 +52,9 @@ class LoginContext(BaseModel):
     #: kind it was: those refusals stay on the same state with a new challenge, so they are saved.
     factor_error: str | None = None
     factor_error_kind: str | None = None
+    #: Where "Use the Digital Identity" leads (the phone app's login, keeping the flow's
+    #: return_to), or "" where the tenant does not offer the app. Set when the flow starts.
+    app_login_url: str = ""
 
     def clear_feedback(self) -> None:
         self.retry_at = None

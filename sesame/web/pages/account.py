@@ -1,16 +1,20 @@
 """Pages: the account page ``/{tenant}/account`` ("Mon compte → Paramètres → Mes informations").
 
 The profile, the marketing consents, the active sessions ("end this session", "end all
-others"), the second factors (an authenticator app, passkeys, recovery codes), and the
-password, email and factor changes, which are flows (``/account/password``,
-``/account/email``, ``/account/factors/new/{kind}`` and ``/account/factors/remove/{id}``).
+others"), the second factors (an authenticator app, passkeys, recovery codes), the digital
+identity (its status or the enrolment under way, the phone app's devices) and the registered
+letters, and the password, email and factor changes, which are flows (``/account/password``,
+``/account/email``, ``/account/factors/new/{kind}`` and ``/account/factors/remove/{id}``;
+removing a phone app device, ``POST /account/devices/remove``, is the factors flow too: a
+fresh authentication first).
 The link sent to a new address (``/account/email/confirm``) works from any browser, logged in
 or not. Routes only translate HTTP to the services.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,8 +23,11 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from sesame.bootstrap import Container
+from sesame.domain.devices import Device
 from sesame.domain.errors import FlowExpired, FlowNotFound, TooManyAttempts
 from sesame.domain.factors import FactorKind, offered_kinds
+from sesame.domain.identity import ProofingCase, VerifiedIdentity, stage_of
+from sesame.domain.registered_letters import LetterStatus
 from sesame.domain.tenants import CredentialKind, IdentifierKind, Tenant
 from sesame.flows.base import Flow, FlowRunner
 from sesame.flows.email_change import steps as email_steps
@@ -33,6 +40,7 @@ from sesame.flows.settings import steps as settings_steps
 from sesame.flows.settings.flow import SETTINGS
 from sesame.flows.settings.states import SettingsContext
 from sesame.services.consents import ConsentService
+from sesame.services.devices import offers_app
 from sesame.services.email_change import EmailChange, EmailChangeStatus
 from sesame.services.password_change import PasswordChangeService
 from sesame.services.sessions import LiveSession
@@ -42,6 +50,7 @@ from sesame.web.deps import get_container, get_tenant
 from sesame.web.errors import ErrorPage
 from sesame.web.i18n import N_
 from sesame.web.pages.flows import FlowPage, mount_flow
+from sesame.web.pages.identity import progress
 from sesame.web.session import LoginRequired, current_session, request_context, require_login
 from sesame.web.templating import render
 
@@ -134,6 +143,74 @@ def offers_factors(tenant: Tenant) -> bool:
     return password_login and bool(offered_kinds(policy.mfa))
 
 
+async def uses_devices(tenant: Tenant = Depends(get_tenant)) -> None:
+    """The phone app's devices are managed here where the tenant offers the app."""
+    if not offers_app(tenant):
+        raise _not_here(N_("This service does not offer the phone app."))
+
+
+async def uses_factors_flow(tenant: Tenant = Depends(get_tenant)) -> None:
+    """The factors flow serves second factors and the phone app's devices."""
+    if not (offers_factors(tenant) or offers_app(tenant)):
+        raise _not_here(N_("This service does not offer second factors."))
+
+
+# -- the digital identity and the registered letters, as the account page shows them -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitySection:
+    """The "Digital identity" section: the verified identity, or the enrolment under way (with its
+    place in seed 001's progress bar), or the way to start one; and the phone app's devices."""
+
+    enrolment_offered: bool
+    app_offered: bool
+    identity: VerifiedIdentity | None
+    case: ProofingCase | None
+    last_closed: ProofingCase | None
+    #: The open case's stage: its number (from 1), the number of stages, its name.
+    stage: tuple[int, int, str] | None
+    devices: Sequence[Device]
+
+
+def identity_section(container: Container, tenant: Tenant, account_id: int) -> IdentitySection | None:
+    """None where the tenant offers neither a digital identity nor the phone app."""
+    enrolment, app = tenant.policy.identity.enabled, offers_app(tenant)
+    if not (enrolment or app):
+        return None
+    overview = container.proofing.overview(tenant, account_id)
+    devices = [d for d in container.devices.devices_of(account_id) if d.tenant_id == tenant.id]
+    case = overview.case if overview.identity is None else None
+    stage = None
+    if case is not None:
+        stages = progress(stage_of(case.status))
+        current = next(index for index, item in enumerate(stages) if item["state"] == "current")
+        stage = (current + 1, len(stages), stages[current]["label"])
+    return IdentitySection(
+        enrolment_offered=enrolment,
+        app_offered=app,
+        identity=overview.identity,
+        case=case,
+        last_closed=overview.last_closed,
+        stage=stage,
+        devices=devices,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LettersSummary:
+    count: int
+    unopened: int
+
+
+def letters_summary(container: Container, tenant: Tenant, account_id: int) -> LettersSummary | None:
+    """The account's registered letters (None: it has none, the page shows no link)."""
+    letters = container.registered_letters.letters_of(tenant, account_id)
+    if not letters:
+        return None
+    return LettersSummary(len(letters), sum(1 for letter in letters if letter.status is LetterStatus.SENT))
+
+
 _private = APIRouter(dependencies=[Depends(account_session)])
 _public = APIRouter()
 
@@ -151,6 +228,8 @@ async def account_page(
     connected = await run_in_threadpool(consents(container).connected_services, live.account.id)
     factors_here = offers_factors(tenant)
     factors = await run_in_threadpool(container.factors.factors, live.account.id) if factors_here else []
+    identity = await run_in_threadpool(identity_section, container, tenant, live.account.id)
+    letters = await run_in_threadpool(letters_summary, container, tenant, live.account.id)
     notice = request.query_params.get("notice", "")
     return render(
         request,
@@ -164,6 +243,8 @@ async def account_page(
             "connected_services": connected,
             "factors": factors,
             "offered_factors": [kind.value for kind in offered_kinds(tenant.policy.mfa)] if factors_here else [],
+            "identity_section": identity,
+            "letters": letters,
         },
     )
 
@@ -323,6 +404,7 @@ def _factor_extras(request: Request, tenant: Tenant) -> Mapping[str, Any]:
         settings_steps.CONTEXT: request_context(request, live),
         settings_steps.SETTINGS: account_settings(container),
         factor_steps.FACTORS: container.factors,
+        factor_steps.DEVICES: container.devices,
         factor_steps.REVEALED: factor_steps.RevealedCodes(),
     }
 
@@ -346,10 +428,12 @@ async def _start_factors(request: Request, tenant: Tenant, context: FactorsConte
     return RedirectResponse(_factors_url(tenant, flow_id), status_code=303)
 
 
-_factors_flow = APIRouter(dependencies=[Depends(account_session), Depends(uses_factors)])
+_factors_flow = APIRouter(dependencies=[Depends(account_session), Depends(uses_factors_flow)])
 
 
-@_factors_flow.get(f"/{{tenant}}/{FACTORS_PATH}/new/{{kind}}", name="account_factor_add")
+@_factors_flow.get(
+    f"/{{tenant}}/{FACTORS_PATH}/new/{{kind}}", name="account_factor_add", dependencies=[Depends(uses_factors)]
+)
 async def add_factor(
     kind: str, request: Request, tenant: Tenant = Depends(get_tenant), live: LiveSession = Depends(account_session)
 ) -> Response:
@@ -359,7 +443,11 @@ async def add_factor(
     return await _start_factors(request, tenant, FactorsContext(account_id=live.account.id, intent=intent))
 
 
-@_factors_flow.get(f"/{{tenant}}/{FACTORS_PATH}/remove/{{factor_id}}", name="account_factor_remove")
+@_factors_flow.get(
+    f"/{{tenant}}/{FACTORS_PATH}/remove/{{factor_id}}",
+    name="account_factor_remove",
+    dependencies=[Depends(uses_factors)],
+)
 async def remove_factor(
     factor_id: str, request: Request, tenant: Tenant = Depends(get_tenant), live: LiveSession = Depends(account_session)
 ) -> Response:
@@ -369,6 +457,23 @@ async def remove_factor(
     if factor is None:  # not one of this account's factors: the same answer as a missing one
         return RedirectResponse(account_url(tenant, "factor_unavailable", "factors"), status_code=303)
     context = FactorsContext(account_id=live.account.id, intent=FactorIntent.REMOVE, factor_id=factor.id)
+    return await _start_factors(request, tenant, context)
+
+
+@_factors_flow.post(
+    "/{tenant}/account/devices/remove", name="account_device_remove", dependencies=[Depends(uses_devices)]
+)
+async def remove_device(
+    request: Request, tenant: Tenant = Depends(get_tenant), live: LiveSession = Depends(account_session)
+) -> Response:
+    """ "Remove" beside an active device: the factors flow confirms it (after the password again
+    when the login is not fresh), then disables the device and tells the person by email."""
+    device_id = (await request.form()).get("device")
+    owned = await run_in_threadpool(get_container(request).devices.devices_of, live.account.id)
+    device = next((d for d in owned if d.id == device_id and d.active and d.tenant_id == tenant.id), None)
+    if device is None:  # not one of this account's active devices: the same answer as a missing one
+        return RedirectResponse(account_url(tenant, "factor_unavailable", "identity"), status_code=303)
+    context = FactorsContext(account_id=live.account.id, intent=FactorIntent.REMOVE_DEVICE, device_id=device.id)
     return await _start_factors(request, tenant, context)
 
 

@@ -6,6 +6,8 @@ new login). The flow's last step opens the session with a token drawn here befor
 page then sets the cookie. Where the tenant offers passkeys, a new flow carries a WebAuthn
 challenge for "log in with a passkey" and the identifier field's autofill of passkeys
 (``static/js/webauthn.js``); the second factor after a password is a state of the same flow.
+Where the tenant offers the phone app, "Use the Digital Identity" leads to its login
+(``pages/app_login.py``) with the same ``return_to``.
 Logging out is a POST with the CSRF token that ends the session on the server;
 ``GET /{tenant}/logout`` only shows the button, so that a link on another site cannot log
 anyone out.
@@ -30,12 +32,14 @@ from sesame.flows.login.states import LoginContext, LoginState
 from sesame.flows.login.steps import EXTRAS_KEY, IDENTIFIER_MAX, LoginServices
 from sesame.oidc.logout import SessionLogout
 from sesame.services.context import RequestContext
+from sesame.services.devices import offers_app
 from sesame.services.password_change import PasswordChangeService
 from sesame.services.sessions import SESSION_TOKEN_BYTES, LiveSession, session_id_of
 from sesame.services.throttling import Throttle
 from sesame.web.csrf import browser_token, csrf_protect
 from sesame.web.deps import get_container, get_tenant, local_path
 from sesame.web.pages import banque
+from sesame.web.pages.app_login import app_login_url
 from sesame.web.pages.flows import FlowPage, mount_flow
 from sesame.web.session import (
     clear_session_cookie,
@@ -69,6 +73,17 @@ def offers_password_login(tenant: Tenant) -> bool:
 def offers_passkey_login(tenant: Tenant) -> bool:
     """Passkeys are one of the tenant's second factors: they may also replace the password."""
     return offers_password_login(tenant) and FactorKind.PASSKEY.value in tenant.policy.mfa.second_factors
+
+
+def app_login_link(tenant: Tenant, return_to: str | None, *, fresh_login: bool = False) -> str:
+    """The login page's "Use the Digital Identity" (seed 000): the phone app's login, which
+    comes back to the same ``return_to`` (an OpenID Connect interaction resumes after it), and
+    asks for a new login too when this one was asked with ``prompt=login``; "" where the
+    tenant does not offer the app."""
+    if not offers_app(tenant):
+        return ""
+    url = app_login_url(tenant, return_to)
+    return f"{url}{'&' if '?' in url else '?'}prompt=login" if fresh_login else url
 
 
 def _return_to(request: Request) -> str | None:
@@ -148,11 +163,13 @@ async def start(request: Request, tenant: Tenant = Depends(get_tenant)) -> Respo
     if not offers_password_login(tenant):
         keypad = tenant.policy.identifier is IdentifierKind.CUSTOMER_NUMBER
         return render(request, "login/unavailable.html", {"keypad": keypad})
-    return_to = _return_to(request)
-    if not _fresh_login_asked(request) and await current_session(request, tenant) is not None:
+    return_to, fresh_login = _return_to(request), _fresh_login_asked(request)
+    if not fresh_login and await current_session(request, tenant) is not None:
         return RedirectResponse(return_to or account_url(tenant), status_code=303)
     container = get_container(request)
-    context = LoginContext(identifier=_login_hint(request))
+    context = LoginContext(
+        identifier=_login_hint(request), app_login_url=app_login_link(tenant, return_to, fresh_login=fresh_login)
+    )
     if offers_passkey_login(tenant):  # the login page's "log in with a passkey", and its autofill
         challenge = container.factors.passwordless_challenge(tenant)
         context.passkey_challenge, context.passkey_options = challenge.value, challenge.options_json
