@@ -41,7 +41,7 @@ from sesame.services.tokens import OneTimeTokens
 if TYPE_CHECKING:
     from sesame.backoffice.services import Backoffice
     from sesame.oidc.logout import BackchannelLogouts
-    from sesame.ports import AccessTokenStates
+    from sesame.ports import ProtocolReads
     from sesame.services.approvals import ApprovalService
     from sesame.services.devices import DeviceService
     from sesame.services.factors import FactorService
@@ -129,10 +129,10 @@ class Container:
         return OidcClients(self.uow, self.clock, self.keyed)
 
     @cached_property
-    def access_token_states(self) -> AccessTokenStates:
-        from sesame.adapters.sql.repositories.oidc import SqlAccessTokenStates
+    def protocol_reads(self) -> ProtocolReads:
+        from sesame.adapters.sql.repositories.oidc import SqlProtocolReads
 
-        return SqlAccessTokenStates(self.database.read_engine)
+        return SqlProtocolReads(self.database.read_engine)
 
     @cached_property
     def backchannel_logouts(self) -> BackchannelLogouts:

@@ -580,15 +580,23 @@ class ApprovalRepository(Protocol):
     def delete_before(self, before: datetime) -> int: ...
 
 
-class AccessTokenStates(Protocol):
-    """The hot read of introspection and userinfo, outside any unit of work: a presented access
-    token's state in one query (its jti revoked or not, and its grant, or for a client's own
-    token its client's tenant and enabled flag). ``non_blocking``: the read never waits (SQLite
-    in WAL mode), so it may run on the event loop."""
+class ProtocolReads(Protocol):
+    """The hot reads of introspection and userinfo, one query each, outside any unit of work
+    (each sees the latest committed rows). ``non_blocking``: they never wait (SQLite in WAL
+    mode), so they may run on the event loop."""
 
     non_blocking: bool
 
-    def state(self, jti: str, grant_id: str | None, client_id: str) -> AccessTokenState: ...
+    def access_token(self, jti: str, grant_id: str | None, client_id: str) -> AccessTokenState:
+        """A presented access token's state: its jti revoked or not, and its grant, or for a
+        client's own token its client's tenant and enabled flag."""
+        ...
+
+    def refresh_token(self, token_hash: str) -> RefreshToken | None: ...
+
+    def grant(self, grant_id: str) -> Grant | None: ...
+
+    def account(self, account_id: int) -> Account | None: ...
 
 
 class UnitOfWork(Protocol):

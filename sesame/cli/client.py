@@ -55,8 +55,8 @@ def create(
     grants: list[str] = typer.Option(
         [],
         "--grant",
-        help="authorization_code, refresh_token, client_credentials. Repeatable. "
-        "Default: authorization_code and refresh_token.",
+        help="authorization_code, refresh_token, client_credentials, urn:openid:params:grant-type:ciba "
+        "(CIBA, confidential clients). Repeatable. Default: authorization_code and refresh_token.",
     ),
     post_logout_redirect_uris: list[str] = typer.Option(
         [], "--post-logout-redirect-uri", help="Where people may be sent after logging out. Repeatable."

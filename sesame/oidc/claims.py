@@ -21,6 +21,10 @@ IDENTITY_CLAIMS: frozenset[str] = frozenset(
     {"given_name", "family_name", "preferred_username", "birthdate", "gender", "birthplace", "birthcountry"}
 )
 
+#: What only a verified identity says: the French identity set, and the mobile number and postal
+#: address the proofing verified (an account holds no phone number nor address of its own).
+VERIFIED_CLAIMS: frozenset[str] = IDENTITY_CLAIMS | {"phone_number", "phone_number_verified", "address"}
+
 #: OpenID Connect Core §5.4, plus FranceConnect's scopes for the identity set (one per claim,
 #: ``birth`` and ``identite_pivot`` for the usual groups).
 SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = {
@@ -147,14 +151,20 @@ def account_claims(account: Account) -> dict[str, Any]:
     return claims
 
 
+def verified_claims_requested(names: Iterable[str]) -> bool:
+    """Whether releasing ``names`` needs the verified identity (so it is read only then)."""
+    return not VERIFIED_CLAIMS.isdisjoint(names)
+
+
 def release(names: Iterable[str], account: Account, *, identity: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The values of the claims ``names`` that we hold: identity claims from ``identity`` (a
-    verified identity's claims, None when the account has none) only, the others from the account.
-    A claim we do not hold is left out (§5.3.2: never ``null`` nor empty)."""
+    """The values of the claims ``names`` that we hold: the French identity set, the phone number
+    and the address from ``identity`` only (a verified identity's claims, see
+    :func:`sesame.oidc.assurance.identity_claims_source`; None when none may be released), the
+    others from the account. A claim we do not hold is left out (§5.3.2: never ``null`` nor empty)."""
     available = account_claims(account)
     released: dict[str, Any] = {}
     for name in sorted(names):
-        source = identity if name in IDENTITY_CLAIMS else available
+        source = identity if name in VERIFIED_CLAIMS else available
         if source is None:
             continue
         value = source.get(name)

@@ -135,20 +135,28 @@ def check_jwks(method: ClientAuthMethod, jwks: dict[str, Any] | None) -> None:
 
 def check_grant_types(public: bool, metadata: ClientMetadata) -> None:
     """Grants must fit the client: redirect URIs for the code flow, a credential for
-    client_credentials, the code flow under refresh tokens and logout URIs."""
+    client_credentials and CIBA, a grant that logs people in under refresh tokens, the code flow
+    under logout URIs."""
     grants = set(metadata.grant_types)
     if not grants:
         raise InvalidClientMetadata("a client needs at least one grant type", "grant_types")
     code_flow = GrantType.AUTHORIZATION_CODE in grants
     if code_flow and not metadata.redirect_uris:
         raise InvalidClientMetadata("the authorization_code grant needs at least one redirect URI", "redirect_uris")
-    if GrantType.REFRESH_TOKEN in grants and not code_flow:
+    if GrantType.REFRESH_TOKEN in grants and not (code_flow or GrantType.CIBA in grants):
         raise InvalidClientMetadata(
-            "the refresh_token grant comes with authorization_code (refresh tokens are issued there)", "grant_types"
+            "the refresh_token grant comes with authorization_code or CIBA (refresh tokens are issued there)",
+            "grant_types",
         )
     if GrantType.CLIENT_CREDENTIALS in grants and public:
         raise InvalidClientMetadata(
             "a public client cannot use client_credentials: it has no credential to prove who it is", "grant_types"
+        )
+    if GrantType.CIBA in grants and public:
+        # CIBA 1.0 §4: "Only confidential clients are supported".
+        raise InvalidClientMetadata(
+            "a public client cannot use CIBA: the backchannel request is made by an authenticated client",
+            "grant_types",
         )
     if not code_flow and (metadata.post_logout_redirect_uris or metadata.backchannel_logout_uri):
         raise InvalidClientMetadata(

@@ -3,8 +3,9 @@
 OpenID Connect Discovery 1.0 §3 (provider metadata) and §4 (the well-known path under the
 issuer), with the members of OAuth 2.0 Authorization Server Metadata (RFC 8414 §2) for
 introspection and revocation, RFC 9207 (``iss`` in the authorization response), Back-Channel
-Logout 1.0 §2.1 and RP-Initiated Logout 1.0 §2.1. The document only changes with the tenant
-(its languages), so it is serialised once per tenant version.
+Logout 1.0 §2.1, RP-Initiated Logout 1.0 §2.1, and CIBA 1.0 §4 (poll mode, for tenants whose
+people have the phone app). The document only changes with the tenant (its languages, its
+credentials), so it is serialised once per tenant version.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from sesame.domain.tenants import Tenant
+from sesame.domain.tenants import CredentialKind, Tenant
 from sesame.oidc.claims import IDENTITY_CLAIMS, SCOPE_CLAIMS
 from sesame.oidc.jwks import etag
 from sesame.oidc.keys import SUPPORTED_ALGS
@@ -45,6 +46,9 @@ TOKEN_AUTH_METHODS = tuple(m.value for m in ClientAuthMethod)
 AUTHENTICATED_METHODS = tuple(m.value for m in ClientAuthMethod if m is not ClientAuthMethod.NONE)
 #: Algorithms accepted for private_key_jwt client assertions (never ``none`` nor HS*).
 CLIENT_ASSERTION_ALGS = SUPPORTED_ALGS
+#: CIBA 1.0 §4: the backchannel authentication endpoint, under the issuer; poll mode only.
+BACKCHANNEL_AUTHENTICATION_PATH = "/bc-authorize"
+BACKCHANNEL_DELIVERY_MODES = ("poll",)
 
 
 def issuer(base_url: str, tenant_slug: str) -> str:
@@ -56,13 +60,14 @@ def provider_metadata(base_url: str, tenant: Tenant) -> dict[str, Any]:
     """The metadata document of Discovery §3 for ``tenant``."""
     iss = issuer(base_url, tenant.slug)
     languages = list(tenant.policy.languages.available)
+    ciba = offers_ciba(tenant)
     return {
         "issuer": iss,
         **{name: iss + path for name, path in ENDPOINTS.items()},
         "scopes_supported": list(SCOPES_SUPPORTED),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": [g.value for g in GrantType],
+        "grant_types_supported": [g.value for g in GrantType if ciba or g is not GrantType.CIBA],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "token_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
@@ -85,6 +90,21 @@ def provider_metadata(base_url: str, tenant: Tenant) -> dict[str, Any]:
         "frontchannel_logout_supported": False,
         "ui_locales_supported": languages,
         "claims_locales_supported": languages,
+        **(_ciba_metadata(iss) if ciba else {}),
+    }
+
+
+def offers_ciba(tenant: Tenant) -> bool:
+    """CIBA asks the person's phone app: only tenants whose people have it offer it."""
+    return CredentialKind.APP in tenant.policy.credentials
+
+
+def _ciba_metadata(iss: str) -> dict[str, Any]:
+    """CIBA 1.0 §4: poll mode, no user code, unsigned requests."""
+    return {
+        "backchannel_authentication_endpoint": iss + BACKCHANNEL_AUTHENTICATION_PATH,
+        "backchannel_token_delivery_modes_supported": list(BACKCHANNEL_DELIVERY_MODES),
+        "backchannel_user_code_parameter_supported": False,
     }
 
 

@@ -61,6 +61,8 @@ class Situation:
     consent_remembered: bool = False
     #: The person approved the consent page of this request.
     approved: bool = False
+    #: What the account holds now (its verified identity, its app devices), for the levels.
+    standing: assurance.Standing = assurance.NOTHING
 
 
 Verdict = Need | Unmet | None
@@ -88,17 +90,23 @@ def check_max_age(situation: Situation) -> Verdict:
 
 
 def check_assurance(situation: Situation) -> Verdict:
-    """acr_values (or an essential acr claim): the session's level is enough, or can be reached."""
+    """acr_values (or an essential acr claim): the session's level is enough, or can be reached.
+
+    ``eidas2`` is reached by a step-up, an approval in the phone app, even right after a
+    password login made for this request; any other login, or an approval, that did not reach
+    the level is final (asking again would loop).
+    """
     session, account, request = situation.session, situation.account, situation.request
     assert session is not None and account is not None  # check_logged_in came first
+    standing = situation.standing
     required = assurance.requested_level(request.acr_values, request.claims)
-    unmet = assurance.unmet_requirement(account, session, required, request.scopes, request.claims)
+    unmet = assurance.unmet_requirement(session, required, request.scopes, request.claims, standing)
     if unmet is not None:
         return Unmet(assurance.UNMET_AUTHENTICATION_REQUIREMENTS, unmet)
-    if not assurance.needs_step_up(session, required):
+    if not assurance.needs_step_up(session, required, standing.identity):
         return None
-    if situation.logged_in_for_request:
-        # The login made for this request did not reach the level: asking again would loop.
+    by_app = required == assurance.EIDAS2 and not assurance.approved_in_app(session)
+    if situation.logged_in_for_request and not by_app:
         return Unmet(assurance.UNMET_AUTHENTICATION_REQUIREMENTS, f"the login did not reach the level {required}")
     return Need.STEP_UP
 

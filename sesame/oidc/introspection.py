@@ -26,7 +26,6 @@ from sesame.oidc.tokens import (
     looks_like_jwt,
     pairwise_sub,
 )
-from sesame.ports import UnitOfWork
 
 INTROSPECTION_PATH = "/introspect"
 INACTIVE: dict[str, Any] = {"active": False}
@@ -101,7 +100,7 @@ def answer(provider: Provider, tenant: Tenant, presented: Presented) -> dict[str
         return _refresh_token(provider, tenant, presented.client, presented.token, now)
     claims = presented.claims
     try:
-        live_access_token(provider.token_states, claims, now)
+        live_access_token(provider.reads, claims, now)
     except InvalidAccessToken:
         return INACTIVE
     body = {"active": True, "token_type": BEARER}
@@ -114,11 +113,10 @@ def answer(provider: Provider, tenant: Tenant, presented: Presented) -> dict[str
 def _refresh_token(provider: Provider, tenant: Tenant, client: OidcClient, token: str, now: datetime) -> dict[str, Any]:
     if len(token) > MAX_OPAQUE_TOKEN_LENGTH:
         return INACTIVE
-    with provider.uow(readonly=True) as uow:
-        found = uow.oidc.get_refresh_token(hash_token(token))
-        if found is None or found.client_id != client.client_id:
-            return INACTIVE
-        grant = _live_grant_of(uow, found, now)
+    found = provider.reads.refresh_token(hash_token(token))
+    if found is None or found.client_id != client.client_id:
+        return INACTIVE
+    grant = _live_grant_of(provider, found, now)
     if grant is None:
         return INACTIVE
     body: dict[str, Any] = {
@@ -134,20 +132,21 @@ def _refresh_token(provider: Provider, tenant: Tenant, client: OidcClient, token
     return body
 
 
-def _live_grant_of(uow: UnitOfWork, token: RefreshToken, now: datetime) -> Grant | None:
+def _live_grant_of(provider: Provider, token: RefreshToken, now: datetime) -> Grant | None:
     """The grant of a refresh token usable now: not rotated nor expired, its grant live, its
     account able to log in, and for an online grant its browser session alive too."""
     if token.rotated_at is not None or token.expires_at <= now:
         return None
-    grant = uow.oidc.get_grant(token.grant_id)
+    grant = provider.reads.grant(token.grant_id)
     if grant is None or not grant.active or grant.expires_at <= now:
         return None
     if grant.account_id is not None:
-        account = uow.accounts.get(grant.account_id)
+        account = provider.reads.account(grant.account_id)
         if account is None or not account.can_log_in:
             return None
-    if grant.session_id is not None:
-        session = uow.accounts.get_session(grant.session_id)
+    if grant.session_id is not None:  # an online grant (the session's rules live with the sessions)
+        with provider.uow(readonly=True) as uow:
+            session = uow.accounts.get_session(grant.session_id)
         if session is None or not session.is_active(now):
             return None
     return grant

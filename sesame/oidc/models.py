@@ -17,6 +17,8 @@ class GrantType(StrEnum):
     AUTHORIZATION_CODE = "authorization_code"
     REFRESH_TOKEN = "refresh_token"
     CLIENT_CREDENTIALS = "client_credentials"
+    #: OpenID Connect CIBA 1.0 §10.1 (poll mode): the token request with an ``auth_req_id``.
+    CIBA = "urn:openid:params:grant-type:ciba"
 
 
 class ClientAuthMethod(StrEnum):
@@ -51,7 +53,8 @@ class ClientMetadata(BaseModel):
     id_token_lifetime_seconds: Annotated[int, Field(ge=60, le=86400)] = 600
     refresh_token_lifetime_seconds: Annotated[int, Field(ge=300)] = 30 * 86400
     id_token_signed_response_alg: str = "ES256"
-    #: Allowed to use CIBA (the app issue).
+    #: Unused, kept so that stored registrations still load: a client may use CIBA when its
+    #: ``grant_types`` lists ``urn:openid:params:grant-type:ciba`` (sesame.oidc.ciba).
     ciba: bool = False
 
 

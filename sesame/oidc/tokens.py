@@ -22,7 +22,7 @@ from joserfc.errors import JoseError
 
 from sesame.oidc.keys import ActiveKey, KeySet
 from sesame.oidc.models import AccessTokenState, Grant
-from sesame.ports import AccessTokenStates, KeyedHasher
+from sesame.ports import KeyedHasher, ProtocolReads
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 #: The algorithms our keys sign with; anything else in a token's header is refused outright.
@@ -269,14 +269,14 @@ def is_client_token(claims: Mapping[str, Any]) -> bool:
     return "gid" not in claims
 
 
-def live_access_token(states: AccessTokenStates, claims: Mapping[str, Any], now: datetime) -> Grant | None:
+def live_access_token(reads: ProtocolReads, claims: Mapping[str, Any], now: datetime) -> Grant | None:
     """Whether a decoded access token still holds, in one read: :class:`InvalidAccessToken` when
     the token was revoked (its ``jti``), or its grant was (a replayed code, a logout, a password
     reset...), or for a client's own token its client was disabled. Returns the live grant of a
     person's token, None for a client's own token."""
     client_id = str(claims["client_id"])
     grant_id = None if is_client_token(claims) else str(claims["gid"])
-    state = states.state(str(claims["jti"]), grant_id, client_id)
+    state = reads.access_token(str(claims["jti"]), grant_id, client_id)
     if state.revoked:
         raise InvalidAccessToken("token revoked")
     if grant_id is None:

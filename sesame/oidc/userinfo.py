@@ -12,6 +12,7 @@ from typing import Any
 
 from sesame.domain.tenants import Tenant
 from sesame.oidc import claims as oidc_claims
+from sesame.oidc.assurance import grant_identity_claims
 from sesame.oidc.models import Grant
 from sesame.oidc.token.context import OPENID, Provider
 from sesame.oidc.token.errors import INSUFFICIENT_SCOPE, INVALID_REQUEST, INVALID_TOKEN, bearer_error
@@ -59,7 +60,7 @@ def live_grant(provider: Provider, tenant: Tenant, claims: Mapping[str, Any]) ->
     """The token's live grant, once the database says the token still holds, and that it was
     issued with ``openid`` to a person (else 403 ``insufficient_scope``)."""
     try:
-        grant = live_access_token(provider.token_states, claims, provider.clock.now())
+        grant = live_access_token(provider.reads, claims, provider.clock.now())
     except InvalidAccessToken as error:
         raise bearer_error(INVALID_TOKEN, "the access token was revoked", realm=tenant.slug) from error
     if OPENID not in scopes_of(str(claims.get("scope", ""))) or grant is None or grant.account_id is None:
@@ -72,9 +73,13 @@ def live_grant(provider: Provider, tenant: Tenant, claims: Mapping[str, Any]) ->
 def release(provider: Provider, tenant: Tenant, claims: Mapping[str, Any], grant: Grant) -> dict[str, Any]:
     """The claims of the person behind ``grant``, if the account may still log in."""
     assert grant.account_id is not None
-    with provider.uow(readonly=True) as uow:
-        account = uow.accounts.get(grant.account_id)
+    names = oidc_claims.requested_claims(scopes_of(str(claims.get("scope", ""))), grant.claims, "userinfo")
+    account = provider.reads.account(grant.account_id)  # one query, no unit of work (the hot read)
     if account is None or not account.can_log_in:
         raise bearer_error(INVALID_TOKEN, "the access token was revoked", realm=tenant.slug)
-    names = oidc_claims.requested_claims(scopes_of(str(claims.get("scope", ""))), grant.claims, "userinfo")
-    return {"sub": claims["sub"], **oidc_claims.release(names, account)}
+    identity = None
+    if oidc_claims.verified_claims_requested(names):
+        with provider.uow(readonly=True) as uow:
+            # the French identity set, the phone and the address: from the verified identity only
+            identity = grant_identity_claims(uow, grant, names)
+    return {"sub": claims["sub"], **oidc_claims.release(names, account, identity=identity)}

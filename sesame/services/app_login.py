@@ -5,7 +5,8 @@ their mobile number, the page shows a binding code, the phone app approves with 
 The browser's handle is its own CSRF cookie (as flows bind themselves to a browser): only the
 browser that asked can follow and finish the login. The session opens with ``amr`` pop + pin +
 mfa (the device's key and its code, RFC 8176) and ``acr`` eidas2 when the account's verified
-identity has its app activated (ADR 0008).
+identity has its app activated (ADR 0008). A step-up (:meth:`AppLogin.step_up`) is the same
+approval asked for the account already logged in, when a partner wants a higher level.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sesame.domain.accounts import Account
-from sesame.domain.devices import ApprovalKind, ApprovalRequest
+from sesame.domain.devices import SERVICE_NAME_MAX, ApprovalKind, ApprovalRequest
 from sesame.domain.tenants import Tenant
 from sesame.ports import UnitOfWork
 from sesame.services.approvals import ApprovalService, ConsumeStatus, CreatedApproval, NewApproval
@@ -46,6 +47,29 @@ class AppLogin:
         """A request for the number typed (``PhoneNumberRejected``, ``ApprovalRateLimited``)."""
         new = NewApproval(kind=ApprovalKind.WEB_LOGIN, service_name=service_name(tenant), handle=browser_handle)
         return self._approvals.create_request(tenant, new, context, mobile=mobile)
+
+    def step_up(
+        self,
+        tenant: Tenant,
+        account_id: int,
+        service: str,
+        browser_handle: str,
+        context: RequestContext,
+        *,
+        client_id: str | None = None,
+        acr: str | None = None,
+    ) -> CreatedApproval:
+        """A step-up: the logged-in account (``account_id``, from the browser's session) is asked
+        in the app to confirm for ``service`` (a partner's name); :meth:`complete` then opens the
+        session again at the approval's level. Same limits as a login by number."""
+        new = NewApproval(
+            kind=ApprovalKind.STEP_UP,
+            service_name=service.strip()[:SERVICE_NAME_MAX] or service_name(tenant),
+            handle=browser_handle,
+            client_id=client_id,
+            acr=acr,
+        )
+        return self._approvals.create_request(tenant, new, context, account_id=account_id)
 
     def status(self, tenant: Tenant, request_id: str, browser_handle: str) -> ApprovalRequest | None:
         return self._approvals.poll(tenant, request_id, browser_handle)

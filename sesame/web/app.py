@@ -46,6 +46,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     from sesame.web.api import referentials as referential_api
     from sesame.web.backoffice import pages as backoffice_pages
     from sesame.web.oidc import authorize, discovery, end_session, jwks
+    from sesame.web.oidc import bc_authorize as oidc_bc_authorize
     from sesame.web.oidc import introspection as oidc_introspection
     from sesame.web.oidc import revocation as oidc_revocation
     from sesame.web.oidc import token as oidc_token
@@ -74,6 +75,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     app.include_router(jwks.router)
     app.include_router(authorize.router)
     app.include_router(oidc_token.router)
+    app.include_router(oidc_bc_authorize.router)
     app.include_router(oidc_userinfo.router)
     app.include_router(oidc_introspection.router)
     app.include_router(oidc_revocation.router)

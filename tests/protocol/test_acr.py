@@ -1,9 +1,10 @@
 """Assurance levels (issue point 6): acr_values eidas1 and eidas2, what is issued, what cannot be met.
 
 A password login is eidas1 (amr pwd), and the grant says so. eidas2 needs a verified identity
-and a second factor, which no account has yet: asking for it ends with
+and a second factor, which the demo account has not: asking for it ends with
 ``unmet_authentication_requirements`` at the client (OpenID Connect Core errata / EAP ACR
-Values), and so does asking for the French identity claims with eidas2.
+Values), and so does asking for the French identity claims with eidas2. Accounts with an
+identity and the phone app: tests/protocol/test_assurance_eidas2.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sesame.bootstrap import Container
-from sesame.domain.accounts import Account, AccountStatus, BrowserSession
+from sesame.domain.accounts import BrowserSession
 from sesame.domain.tenants import Tenant
 from sesame.oidc import assurance
 from sesame.oidc.models import OidcClient
@@ -116,11 +117,6 @@ def test_identity_claims_at_eidas1_give_a_code_without_them(
 # -- the assurance module ------------------------------------------------------------------------------
 
 
-def _account() -> Account:
-    now = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
-    return Account(1, 1, "a@example.fr", now, "A", "B", AccountStatus.ACTIVE, "fr", now, now)
-
-
 def _session(acr: str) -> BrowserSession:
     now = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
     return BrowserSession("s", 1, 1, now, now, now, now, now, acr, ["pwd"], "", "")
@@ -141,9 +137,14 @@ def test_the_requested_level_is_the_lowest_acceptable_one() -> None:
     assert assurance.requested_level((), {"id_token": {"acr": {"values": ["eidas2"]}}}) is None
 
 
-def test_can_reach_knows_no_second_factor_yet() -> None:
-    assert assurance.can_reach(_account(), "eidas1")
-    assert not assurance.can_reach(_account(), "eidas2")
-    reason = assurance.unmet_requirement(_account(), _session("eidas1"), "eidas2", ["openid"], {})
+def test_eidas2_cannot_be_reached_without_an_identity_and_an_app() -> None:
+    """Without a verified identity (nor a device of the phone app), only eidas1 can be reached;
+    tests/protocol/test_assurance_eidas2.py covers the accounts that have them."""
+    nothing = assurance.NOTHING
+    assert assurance.can_reach("eidas1", nothing)
+    assert not assurance.can_reach("eidas2", nothing)
+    assert not assurance.can_reach("eidas3", nothing)
+    reason = assurance.unmet_requirement(_session("eidas1"), "eidas2", ["openid"], {}, nothing)
     assert reason is not None and "eidas2" in reason
-    assert assurance.unmet_requirement(_account(), _session("eidas1"), "eidas1", ["openid", "given_name"], {}) is None
+    assert assurance.unmet_requirement(_session("eidas1"), "eidas1", ["openid", "given_name"], {}, nothing) is None
+    assert not assurance.has_verified_identity(None)

@@ -117,8 +117,8 @@ def test_disabling_the_client_ends_its_tokens(http: TestClient, container: Conta
     container.oidc_clients.disable(tenant, client.client_id)
     assert userinfo(http, token).status_code == 401  # no longer valid at all
     assert post(http, "/laposte/introspect", client, token=token).status_code == 401  # nor may it ask
-    assert container.access_token_states.state("any", None, client.client_id).client_enabled is False
-    assert container.access_token_states.state("any", None, witness.client_id).client_enabled is True
+    assert container.protocol_reads.access_token("any", None, client.client_id).client_enabled is False
+    assert container.protocol_reads.access_token("any", None, witness.client_id).client_enabled is True
     assert post(http, TOKEN_URL, client, grant_type="client_credentials").status_code == 401
 
 

@@ -22,6 +22,7 @@ from sesame.domain.accounts import Account, BrowserSession
 from sesame.domain.audit import AuditEvent, check_event
 from sesame.flows.authorization.states import AuthorizationContext, AuthorizationState
 from sesame.flows.base import Advance, Flow, Reject, StepEnv, StepResult
+from sesame.oidc import assurance
 from sesame.oidc.authorize import ACCESS_DENIED, UNAUTHORIZED_CLIENT
 from sesame.oidc.interaction import PROMPT_NONE_ERRORS, Need, Situation, Unmet, assess
 from sesame.oidc.models import AuthorizationCode, Grant, GrantType, OidcClient
@@ -64,8 +65,15 @@ def services_of(env: StepEnv) -> AuthorizationServices:
 # -- LOGIN ----------------------------------------------------------------------------------------
 
 
+#: What the step-up page sends when the person would rather not confirm in the app.
+CANCEL_STEP_UP = "cancel_step_up"
+
+
 def resume(flow: AuthorizationFlow, data: Mapping[str, str], env: StepEnv) -> StepResult[AuthorizationState]:
-    """With the browser's session: a code, an error for the client, the consent page, or a login."""
+    """With the browser's session: a code, an error for the client, the consent page, or a login
+    (or a step-up, which the person may decline: access_denied)."""
+    if data.get("action") == CANCEL_STEP_UP:
+        return _fail(flow, env, ACCESS_DENIED, "the person did not confirm in the app")
     return _decide(flow, env, approved=False)
 
 
@@ -101,6 +109,7 @@ def _decide(flow: AuthorizationFlow, env: StepEnv, *, approved: bool) -> StepRes
     session, account = (live.session, live.account) if live is not None else (None, None)
     items = consent_items(request.scopes, request.claims)
     remembered = account is not None and covers(env.uow.oidc.get_consent(account.id, client.client_id), items)
+    standing = assurance.Standing.read(env.uow, account.id) if account is not None else assurance.NOTHING
     verdict = assess(
         Situation(
             request=request,
@@ -111,13 +120,14 @@ def _decide(flow: AuthorizationFlow, env: StepEnv, *, approved: bool) -> StepRes
             logged_in_for_request=_logged_in_for(flow, session, services),
             consent_remembered=remembered,
             approved=approved,
+            standing=standing,
         )
     )
     if isinstance(verdict, Unmet):
         return _fail(flow, env, verdict.error, verdict.description)
     if verdict is None:
         assert session is not None and account is not None  # the policy's first check
-        return _issue(flow, env, client, session, account, items if approved else None)
+        return _issue(flow, env, client, session, account, items if approved else None, standing)
     if request.prompts("none"):
         return _fail(
             flow, env, PROMPT_NONE_ERRORS[verdict], f"prompt=none, but {verdict.value.replace('_', ' ')} is needed"
@@ -142,9 +152,12 @@ def _issue(
     session: BrowserSession,
     account: Account,
     approved_items: tuple[str, ...] | None,
+    standing: assurance.Standing,
 ) -> StepResult[AuthorizationState]:
-    """The grant (what the person authorised, with how they logged in) and its code (§3.1.2.5)."""
+    """The grant (what the person authorised, with how they logged in: the level the session
+    reached with the account's identity, sesame.oidc.assurance) and its code (§3.1.2.5)."""
     services, request = services_of(env), flow.context.request
+    acr = assurance.issued_acr(session, standing.identity)
     if approved_items is not None:
         remember(env.uow, env.tenant.id, account.id, client.client_id, approved_items, env.now)
         details = {"client_id": client.client_id, "scopes": list(approved_items)}
@@ -160,7 +173,7 @@ def _issue(
         # Without offline_access, the grant (and its refresh tokens) ends with the browser session.
         session_id=None if request.offline else session.id,
         claims=dict(request.claims),
-        acr=session.acr,
+        acr=acr,
         amr=list(session.amr),
         auth_time=session.auth_time,
         nonce=request.nonce,
@@ -180,7 +193,7 @@ def _issue(
     )
     flow.context.code_hash = hash_token(services.code)
     flow.context.grant_id = grant.id
-    details = {"client_id": client.client_id, "grant_id": grant.id, "scope": request.scope, "acr": session.acr}
+    details = {"client_id": client.client_id, "grant_id": grant.id, "scope": request.scope, "acr": acr}
     _audit(env, "oidc.authorization.code_issued", f"account:{account.id}", f"account:{account.id}", details)
     return Advance(AuthorizationState.DONE)
 

@@ -22,6 +22,7 @@ from sesame.oidc.token.context import (
     TokenRequest,
     add_refresh_token,
     check_grant,
+    id_token_identity,
     person_issuance,
     read_person,
     record_issuance,
@@ -56,7 +57,10 @@ def exchange(provider: Provider, request: TokenRequest) -> dict[str, Any]:
             _check_code(code, request, redirect_uri)
             check_code_verifier(code, verifier, request.client)
             grant, account = read_person(uow, request, code.grant_id)
-            issuance = person_issuance(provider, request, grant, account, scope=grant.scope, nonce=grant.nonce)
+            identity = id_token_identity(uow, grant, grant.scope)
+            issuance = person_issuance(
+                provider, request, grant, account, scope=grant.scope, nonce=grant.nonce, identity=identity
+            )
     with provider.uow() as uow:
         used = uow.oidc.use_code(code_hash, request.now)
         if used is None:

@@ -18,6 +18,7 @@ from sesame.domain.accounts import Account
 from sesame.domain.audit import AuditEvent
 from sesame.domain.tenants import Tenant
 from sesame.oidc import claims as oidc_claims
+from sesame.oidc.assurance import grant_identity_claims
 from sesame.oidc.discovery import issuer
 from sesame.oidc.issuance_audit import ClientTokenTally
 from sesame.oidc.keys import DEFAULT_ALG, ActiveKey, KeySet
@@ -32,7 +33,7 @@ from sesame.oidc.tokens import (
     pairwise_sub,
     session_sid,
 )
-from sesame.ports import AccessTokenStates, Clock, Counters, KeyedHasher, UnitOfWork, UnitOfWorkFactory
+from sesame.ports import Clock, Counters, KeyedHasher, ProtocolReads, UnitOfWork, UnitOfWorkFactory
 
 OPENID = "openid"
 BEARER = "Bearer"
@@ -54,11 +55,11 @@ class _NoCounters:
     increment = get = reset = set_until = expires_at = staticmethod(_needs_io)
 
 
-class _BlockingStates:
-    """Access token states that are a network round trip away (PostgreSQL): not on the loop."""
+class _BlockingReads:
+    """Reads that are a network round trip away (PostgreSQL): not on the loop."""
 
     non_blocking = False
-    state = staticmethod(_needs_io)
+    access_token = refresh_token = grant = account = staticmethod(_needs_io)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class Provider:
     ``find_client`` is the clients' cached read (``OidcClients.find``); ``signer`` and
     ``keyset`` are the tenant's cached keys (``SigningKeys.signer`` / ``SigningKeys.keyset``);
     ``tally`` counts client_credentials issuances for the audit log (ADR 0006);
-    ``token_states`` is the one-query check of a presented access token.
+    ``reads`` are the one-query reads of introspection and userinfo.
     """
 
     uow: UnitOfWorkFactory
@@ -80,7 +81,7 @@ class Provider:
     keyset: Callable[[Tenant], KeySet]
     base_url: str
     tally: ClientTokenTally
-    token_states: AccessTokenStates
+    reads: ProtocolReads
 
     def issuer(self, tenant: Tenant) -> str:
         return issuer(self.base_url, tenant.slug)
@@ -120,7 +121,7 @@ class Provider:
             find_client=find_client,
             signer=signer,
             keyset=keyset,
-            token_states=self.token_states if self.token_states.non_blocking else _BlockingStates(),
+            reads=self.reads if self.reads.non_blocking else _BlockingReads(),
         )
 
     def authenticator(self, tenant: Tenant, *, ip: str = "", correlation_id: str = "") -> ClientAuthenticator:
@@ -283,10 +284,12 @@ def person_issuance(
     *,
     scope: str,
     nonce: str | None,
+    identity: Mapping[str, Any] | None = None,
 ) -> Issuance:
     """Tokens for a person's grant: an ID token when ``openid`` was granted, with the claims the
-    ``claims`` parameter asked for it. Decided before the write transaction (no database); the
-    refresh token is added in it (:func:`add_refresh_token`)."""
+    ``claims`` parameter asked for it (the identity's from ``identity``: :func:`id_token_identity`).
+    Decided before the write transaction (no database); the refresh token is added in it
+    (:func:`add_refresh_token`)."""
     id_token = OPENID in scope.split(" ")
     names = oidc_claims.requested_claims(scope.split(" "), grant.claims, "id_token") if id_token else frozenset()
     assert grant.account_id is not None
@@ -295,9 +298,18 @@ def person_issuance(
         scope=scope,
         sub=pairwise_sub(provider.keyed, grant.tenant_id, grant.client_id, grant.account_id),
         id_token=id_token,
-        id_token_claims=oidc_claims.release(names, account),
+        id_token_claims=oidc_claims.release(names, account, identity=identity),
         nonce=nonce,
     )
+
+
+def id_token_identity(uow: UnitOfWork, grant: Grant, scope: str) -> dict[str, Any] | None:
+    """The verified identity's claims the grant's ID token may carry, read only when its
+    ``claims`` parameter asks for one (:func:`sesame.oidc.assurance.grant_identity_claims`)."""
+    if OPENID not in scope.split(" ") or not grant.claims.get("id_token"):
+        return None
+    names = oidc_claims.requested_claims(scope.split(" "), grant.claims, "id_token")
+    return grant_identity_claims(uow, grant, names)
 
 
 def read_person(uow: UnitOfWork, request: TokenRequest, grant_id: str) -> tuple[Grant, Account]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sesame.domain.tenants import Tenant
 from sesame.oidc.models import GrantType
-from sesame.oidc.token import authorization_code, client_credentials, refresh_token
+from sesame.oidc.token import authorization_code, ciba, client_credentials, refresh_token
 from sesame.oidc.token.context import Provider, TokenRequest
 from sesame.oidc.token.errors import INVALID_REQUEST, UNAUTHORIZED_CLIENT, UNSUPPORTED_GRANT_TYPE, OAuthError
 
@@ -20,6 +20,7 @@ GRANTS: Mapping[GrantType, Callable[[Provider, TokenRequest], dict[str, Any]]] =
     GrantType.AUTHORIZATION_CODE: authorization_code.exchange,
     GrantType.REFRESH_TOKEN: refresh_token.exchange,
     GrantType.CLIENT_CREDENTIALS: client_credentials.exchange,
+    GrantType.CIBA: ciba.exchange,
 }
 
 
@@ -53,5 +54,5 @@ def _grant_type(form: Mapping[str, str]) -> GrantType:
         return GrantType(value)
     except ValueError as error:
         raise OAuthError(
-            UNSUPPORTED_GRANT_TYPE, "supported grant types: authorization_code, refresh_token, client_credentials"
+            UNSUPPORTED_GRANT_TYPE, f"supported grant types: {', '.join(grant.value for grant in GRANTS)}"
         ) from error

@@ -19,6 +19,7 @@ from sesame.oidc.token.context import (
     TokenRequest,
     add_refresh_token,
     check_grant,
+    id_token_identity,
     person_issuance,
     read_person,
     record_issuance,
@@ -51,7 +52,8 @@ def exchange(provider: Provider, request: TokenRequest) -> dict[str, Any]:
             grant, account = read_person(uow, request, token.grant_id)
             scope = narrowed_scope(grant.scope, request.form.get("scope"))
             # OpenID Connect Core §12.2: a refreshed ID token has no nonce (it answers no new request).
-            issuance = person_issuance(provider, request, grant, account, scope=scope, nonce=None)
+            identity = id_token_identity(uow, grant, scope)
+            issuance = person_issuance(provider, request, grant, account, scope=scope, nonce=None, identity=identity)
     with provider.uow() as uow:
         rotated = uow.oidc.rotate_refresh_token(token_hash, request.now)
         if rotated is None:

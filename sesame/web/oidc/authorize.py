@@ -4,13 +4,18 @@
 starts an authorization flow bound to the browser, and runs its first step: a code or an error
 back to the client, the consent page, or the login page with ``return_to`` pointing at
 ``/{tenant}/authorize/{flow_id}``, which resumes the flow when the person comes back. The
-consent form is a POST with the CSRF token. The routes only translate HTTP: the decisions are
-the flow's (:mod:`sesame.flows.authorization.steps`).
+consent form is a POST with the CSRF token. A request for ``eidas2`` that the session does not
+reach, from an account that can reach it, goes to the step-up page
+(``/{tenant}/authorize/{flow_id}/step-up``): a button sends an approval request to the person's
+phone app, and the decoupled login's waiting page (:mod:`sesame.web.pages.app_login`) opens the
+session again at ``eidas2`` and comes back here. The routes only translate HTTP: the decisions
+are the flow's (:mod:`sesame.flows.authorization.steps`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from urllib.parse import urlencode
 
 import structlog
@@ -23,7 +28,7 @@ from sesame.domain.errors import FlowCsrfMismatch, FlowExpired, FlowNotFound, Fl
 from sesame.domain.tenants import Tenant
 from sesame.flows.authorization.flow import AUTHORIZATION
 from sesame.flows.authorization.states import AuthorizationContext, AuthorizationState
-from sesame.flows.authorization.steps import EXTRAS_KEY, NEED, AuthorizationServices
+from sesame.flows.authorization.steps import CANCEL_STEP_UP, EXTRAS_KEY, NEED, AuthorizationServices
 from sesame.flows.base import Flow, FlowRunner, SubmitResult
 from sesame.oidc import assurance, discovery
 from sesame.oidc.authorize import (
@@ -37,6 +42,8 @@ from sesame.oidc.authorize import (
 from sesame.oidc.interaction import Need
 from sesame.oidc.models import OidcClient
 from sesame.oidc.tokens import hash_token, new_token
+from sesame.services.app_login import AppLogin
+from sesame.services.approvals import ApprovalRateLimited, ApprovalUnavailable
 from sesame.services.audit import AuditService
 from sesame.services.context import RequestContext
 from sesame.services.sessions import LiveSession
@@ -45,6 +52,7 @@ from sesame.web.csrf import browser_token, csrf_protect
 from sesame.web.deps import get_container, get_tenant
 from sesame.web.errors import ErrorPage
 from sesame.web.i18n import N_
+from sesame.web.pages.app_login import wait_url
 from sesame.web.session import current_session, request_context
 from sesame.web.templating import render
 
@@ -85,6 +93,10 @@ def issuer_of(container: Container, tenant: Tenant) -> str:
 
 def resume_path(tenant: Tenant, flow_id: str) -> str:
     return f"/{tenant.slug}/authorize/{flow_id}"
+
+
+def step_up_path(tenant: Tenant, flow_id: str) -> str:
+    return f"{resume_path(tenant, flow_id)}/step-up"
 
 
 # -- the authorization endpoint -------------------------------------------------------------------------
@@ -167,6 +179,88 @@ async def resume(flow_id: str, request: Request, tenant: Tenant = Depends(get_te
     return _finished(flow)
 
 
+# -- step-up: an approval in the phone app ------------------------------------------------------------
+
+
+@router.get("/{tenant}/authorize/{flow_id}/step-up", name="oidc_authorize_step_up")
+async def step_up_page(flow_id: str, request: Request, tenant: Tenant = Depends(get_tenant)) -> Response:
+    """The partner asks for eidas2, the session is eidas1: confirm with the app (or decline)."""
+    found = await _step_up_situation(request, tenant, flow_id)
+    if isinstance(found, Response):
+        return found
+    flow, client, _live = found
+    return _step_up_page(request, tenant, flow, client)
+
+
+@router.post("/{tenant}/authorize/{flow_id}/step-up", dependencies=[Depends(csrf_protect)])
+async def step_up_submit(flow_id: str, request: Request, tenant: Tenant = Depends(get_tenant)) -> Response:
+    """The step-up form: "send" asks the account's app (then the waiting page, which comes back
+    to the flow); "cancel" answers access_denied to the client."""
+    action = (await request.form()).get("action")
+    found = await _step_up_situation(request, tenant, flow_id)
+    if isinstance(found, Response):
+        return found
+    flow, client, live = found
+    if action == "cancel":
+        return await _advance(
+            request, tenant, flow_id, data={"action": CANCEL_STEP_UP}, expected_state=AuthorizationState.LOGIN
+        )
+    container = get_container(request)
+    try:
+        created = await run_in_threadpool(
+            lambda: AppLogin(container.approvals).step_up(
+                tenant,
+                live.account.id,
+                client.name,
+                browser_token(request),
+                request_context(request, live),
+                client_id=client.client_id,
+                acr=assurance.EIDAS2,
+            )
+        )
+    except ApprovalRateLimited as limited:
+        return _step_up_page(request, tenant, flow, client, retry_at=limited.retry_at, status_code=429)
+    except ApprovalUnavailable as error:
+        raise _unavailable(error) from error
+    return RedirectResponse(wait_url(tenant, created.request.id, resume_path(tenant, flow_id)), status_code=303)
+
+
+async def _step_up_situation(
+    request: Request, tenant: Tenant, flow_id: str
+) -> tuple[AuthorizationFlow, OidcClient, LiveSession] | Response:
+    """The flow (this browser's, still waiting for a login at eidas2), its client and the session;
+    or where to go instead (the flow's own page decides again)."""
+    container = get_container(request)
+    try:
+        flow = await run_in_threadpool(FlowRunner(container.uow, container.clock).load, AUTHORIZATION, tenant, flow_id)
+        flow.record.check_browser(browser_token(request))
+    except (FlowNotFound, FlowExpired, TooManyAttempts, FlowCsrfMismatch) as error:
+        raise _unavailable(error) from error
+    _apply_ui_locales(request, tenant, flow.context.request.ui_locales)
+    live = await current_session(request, tenant)
+    asked = flow.context.request
+    wants_eidas2 = assurance.requested_level(asked.acr_values, asked.claims) == assurance.EIDAS2
+    if flow.state is not AuthorizationState.LOGIN or live is None or not wants_eidas2:
+        return RedirectResponse(resume_path(tenant, flow_id), status_code=303)
+    client = await run_in_threadpool(_find_client, container, tenant, asked.client_id)
+    if client is None or not client.enabled:
+        raise ErrorPage(400, "oidc_client_disabled", *_PAGE_ERRORS["client_disabled"])
+    return flow, client, live
+
+
+def _step_up_page(
+    request: Request,
+    tenant: Tenant,
+    flow: AuthorizationFlow,
+    client: OidcClient,
+    *,
+    retry_at: datetime | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {"client_name": client.name, "form_url": step_up_path(tenant, flow.id), "retry_at": retry_at}
+    return render(request, "app_login/step_up.html", context, status_code=status_code)
+
+
 @router.post("/{tenant}/authorize/{flow_id}", name="oidc_authorize_consent", dependencies=[Depends(csrf_protect)])
 async def consent(flow_id: str, request: Request, tenant: Tenant = Depends(get_tenant)) -> Response:
     """The consent form: approve or deny."""
@@ -247,6 +341,8 @@ async def _answer(
     need = result.errors.get(NEED)
     if need == Need.CONFIRMED_EMAIL and live is not None:
         return _confirm_email_page(request, tenant, flow, live)
+    if need == Need.STEP_UP and live is not None and _step_up_to_eidas2(flow):
+        return RedirectResponse(step_up_path(tenant, flow.id), status_code=303)
     if need is not None:
         return RedirectResponse(_login_url(tenant, flow, Need(need), request), status_code=303)
     if result.errors and flow.state is AuthorizationState.CONSENT and live is not None:
@@ -292,6 +388,13 @@ def _login_url(tenant: Tenant, flow: AuthorizationFlow, need: Need, request: Req
     if locale is not None:
         query.append((i18n.LANG_QUERY, locale))
     return f"/{tenant.slug}/login?{urlencode(query)}"
+
+
+def _step_up_to_eidas2(flow: AuthorizationFlow) -> bool:
+    """The level missing is eidas2: the phone app reaches it (sesame.oidc.interaction says the
+    account can), the password login would not."""
+    asked = flow.context.request
+    return assurance.requested_level(asked.acr_values, asked.claims) == assurance.EIDAS2
 
 
 def _confirm_email_page(request: Request, tenant: Tenant, flow: AuthorizationFlow, live: LiveSession) -> Response:

@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sesame.adapters.sql.repositories.oidc import SqlAccessTokenStates
 from sesame.oidc.issuance_audit import ClientTokenTally
 from sesame.oidc.token.context import NeedsIO, Provider
 from sesame.oidc.token.errors import INVALID_REQUEST, OAuthError
@@ -59,7 +58,7 @@ def providers_of(request: Request) -> Providers:
             keyset=container.signing_keys.keyset,
             base_url=container.settings.base_url,
             tally=tally,
-            token_states=SqlAccessTokenStates(container.database.read_engine),
+            reads=container.protocol_reads,
         )
         cached = full.cache_only(
             container.oidc_clients.cached, container.signing_keys.cached_signer, container.signing_keys.cached_keyset

@@ -2,14 +2,14 @@
 
 The access token comes in the ``Authorization: Bearer`` header, or on POST in the form body's
 ``access_token`` (RFC 6750 §2.2); errors carry the ``WWW-Authenticate: Bearer`` challenge. The
-token's signature is checked on the event loop when the keys are cached, and so is its state
-(revoked, grant) when that read never blocks (SQLite); the account is read in a worker thread.
+token's signature is checked on the event loop when the keys are cached, and so are its state
+(revoked, grant) and the person's claims when those reads never block (SQLite); otherwise
+(PostgreSQL, the verified identity's claims) the work runs in a worker thread.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,7 +21,6 @@ from sesame.web.oidc.client_requests import (
     is_form,
     json_response,
     on_loop_first,
-    provider_of,
     read_form,
 )
 
@@ -40,7 +39,7 @@ async def userinfo(request: Request) -> Response:
         token = oidc_userinfo.presented_token(request.headers.get("authorization"), form, realm=tenant.slug)
         claims = await on_loop_first(request, oidc_userinfo.decoded, tenant, token)
         grant = await on_loop_first(request, oidc_userinfo.live_grant, tenant, claims)
-        body = await run_in_threadpool(oidc_userinfo.release, provider_of(request), tenant, claims, grant)
+        body = await on_loop_first(request, oidc_userinfo.release, tenant, claims, grant)
     except OAuthError as error:
         return error_response(error)
     return json_response(body)

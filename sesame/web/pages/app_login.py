@@ -6,6 +6,11 @@ continue" button without JavaScript). Approval logs the browser in; a denial or 
 passing says so. Every number gets the same pages and the same wait: an unknown one just times
 out. The request is bound to this browser (its CSRF cookie), so only it can follow and finish
 the login. The login page links here (``app_login_url``).
+
+The same waiting page serves a step-up (an approval of kind ``step_up``, asked by the
+authorization endpoint for the account already logged in, see ``sesame.web.oidc.authorize``):
+it names the partner service, offers no other number nor the password login, and on approval
+opens the session again at the approval's level before going back to ``return_to``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from sesame.domain.devices import FINAL_STATUSES, ApprovalRequest, ApprovalStatus
+from sesame.domain.devices import FINAL_STATUSES, ApprovalKind, ApprovalRequest, ApprovalStatus
 from sesame.domain.phones import PhoneNumberRejected
 from sesame.domain.tenants import Tenant
 from sesame.services.app_login import AppLogin
@@ -65,9 +70,14 @@ def _login(request: Request) -> AppLogin:
     return AppLogin(get_container(request).approvals)
 
 
-def _wait_url(tenant: Tenant, request_id: str, return_to: str | None) -> str:
+def wait_url(tenant: Tenant, request_id: str, return_to: str | None) -> str:
+    """The waiting page of an approval request made by this browser (a login or a step-up)."""
     url = f"/{tenant.slug}/{PATH}/{request_id}"
     return f"{url}?{_query(return_to)}" if return_to else url
+
+
+def _password_login_url(tenant: Tenant, return_to: str | None) -> str:
+    return f"/{tenant.slug}/login" + (f"?{_query(return_to)}" if return_to else "")
 
 
 def _unavailable(request: Request) -> Response:
@@ -131,7 +141,7 @@ async def submit_number(request: Request, tenant: Tenant = Depends(get_tenant)) 
     except ApprovalUnavailable:
         return _unavailable(request)
     # Known or not, the same redirect to the same page: nothing tells them apart.
-    return RedirectResponse(_wait_url(tenant, created.request.id, return_to), status_code=303)
+    return RedirectResponse(wait_url(tenant, created.request.id, return_to), status_code=303)
 
 
 # -- waiting -------------------------------------------------------------------------------------------
@@ -152,11 +162,13 @@ def _wait_page(
 ) -> Response:
     now = get_container(request).clock.now()
     status = found.status_at(now)
+    step_up = found.kind is ApprovalKind.STEP_UP
     if status in (ApprovalStatus.DENIED, ApprovalStatus.EXPIRED):
-        return _result(request, tenant, status.value, return_to)
+        return _result(request, tenant, status.value, return_to, step_up=step_up)
     base = f"/{tenant.slug}/{PATH}/{found.id}"
     context = {
         "approval": found,
+        "step_up": step_up,
         "status": status.value,
         "binding_code": found.binding_code,
         "expires_at": found.expires_at,
@@ -165,18 +177,34 @@ def _wait_page(
         "events_url": f"{base}/events",
         "status_url": f"{base}/status",
         "return_to": return_to or "",
-        "restart_url": app_login_url(tenant, return_to),
-        "password_login_url": f"/{tenant.slug}/login" + (f"?{_query(return_to)}" if return_to else ""),
+        "restart_url": _restart_url(tenant, return_to, step_up),
+        "password_login_url": None if step_up else _password_login_url(tenant, return_to),
         "notice": notice,
     }
     return render(request, "app_login/wait.html", context)
 
 
-def _result(request: Request, tenant: Tenant, outcome: str, return_to: str | None, status_code: int = 200) -> Response:
+def _restart_url(tenant: Tenant, return_to: str | None, step_up: bool) -> str:
+    """Where "try again" goes: a new number, or for a step-up the page that asked for it."""
+    if step_up:
+        return return_to or f"/{tenant.slug}/account"
+    return app_login_url(tenant, return_to)
+
+
+def _result(
+    request: Request,
+    tenant: Tenant,
+    outcome: str,
+    return_to: str | None,
+    status_code: int = 200,
+    *,
+    step_up: bool = False,
+) -> Response:
     context = {
         "outcome": outcome,
-        "restart_url": app_login_url(tenant, return_to),
-        "password_login_url": f"/{tenant.slug}/login" + (f"?{_query(return_to)}" if return_to else ""),
+        "step_up": step_up,
+        "restart_url": _restart_url(tenant, return_to, step_up),
+        "password_login_url": None if step_up else _password_login_url(tenant, return_to),
     }
     return render(request, "app_login/result.html", context, status_code=status_code)
 
@@ -270,7 +298,10 @@ async def finish(request_id: str, request: Request, tenant: Tenant = Depends(get
         return _wait_page(request, tenant, outcome.request, return_to, notice="not_yet")
     if status is ConsumeStatus.USED and await current_session(request, tenant) is not None:
         return RedirectResponse(return_to or f"/{tenant.slug}/account", status_code=303)  # a double submit
-    return _result(request, tenant, status.value, return_to, status_code=_RESULT_STATUS.get(status, 200))
+    step_up = outcome.request.kind is ApprovalKind.STEP_UP
+    return _result(
+        request, tenant, status.value, return_to, status_code=_RESULT_STATUS.get(status, 200), step_up=step_up
+    )
 
 
 _RESULT_STATUS: dict[ConsumeStatus, int] = {

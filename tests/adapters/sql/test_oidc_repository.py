@@ -16,7 +16,7 @@ import pytest
 
 from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.models import AuthorizationCodeRow, OidcClientRow
-from sesame.adapters.sql.repositories.oidc import SqlAccessTokenStates
+from sesame.adapters.sql.repositories.oidc import SqlProtocolReads
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.domain.accounts import Account, AccountStatus
 from sesame.domain.errors import AlreadyExists, NotFound
@@ -449,13 +449,13 @@ def test_revoked_access_tokens_are_remembered(uow: SqlUnitOfWorkFactory) -> None
 
 
 def test_access_token_states_in_one_read(uow: SqlUnitOfWorkFactory, tenant_id: int, client_id: str) -> None:
-    states = SqlAccessTokenStates(uow.database.read_engine)
+    reads = SqlProtocolReads(uow.database.read_engine)
     add_grants(uow, grant(tenant_id, "g1", amr=["pwd"], claims={"userinfo": {"email": None}}, auth_time=NOW))
     with uow() as tx:
         tx.oidc.revoke_access_token("jti-revoked", "client-a", NOW + timedelta(minutes=10))
         tx.oidc.save_client(client(tenant_id, "client-b", disabled_at=NOW))
         tx.commit()
-    person = states.state("jti-1", "g1", "client-a")
+    person = reads.access_token("jti-1", "g1", "client-a")
     with uow(readonly=True) as tx:
         assert person.grant == tx.oidc.get_grant("g1") and person.revoked is False  # the same values as the ORM's
     assert (
@@ -463,28 +463,43 @@ def test_access_token_states_in_one_read(uow: SqlUnitOfWorkFactory, tenant_id: i
         and person.grant.auth_time == NOW
         and person.grant.claims["userinfo"] == {"email": None}
     )
-    assert states.state("jti-revoked", "g1", "client-a").revoked is True
-    assert states.state("jti-1", "nothing", "client-a") == AccessTokenState(revoked=False)
-    machine = states.state("jti-1", None, "client-a")
+    assert reads.access_token("jti-revoked", "g1", "client-a").revoked is True
+    assert reads.access_token("jti-1", "nothing", "client-a") == AccessTokenState(revoked=False)
+    machine = reads.access_token("jti-1", None, "client-a")
     assert (machine.grant, machine.client_tenant_id, machine.client_enabled) == (None, tenant_id, True)
-    assert states.state("jti-revoked", None, "client-a").revoked is True
-    assert states.state("jti-1", None, "client-b").client_enabled is False  # disabled
-    assert states.state("jti-1", None, "nobody").client_tenant_id is None
-    assert states.non_blocking is (uow.database.dialect == "sqlite")
+    assert reads.access_token("jti-revoked", None, "client-a").revoked is True
+    assert reads.access_token("jti-1", None, "client-b").client_enabled is False  # disabled
+    assert reads.access_token("jti-1", None, "nobody").client_tenant_id is None
+    assert reads.non_blocking is (uow.database.dialect == "sqlite")
 
 
 def test_access_token_states_see_what_was_committed_since(
     uow: SqlUnitOfWorkFactory, tenant_id: int, client_id: str
 ) -> None:
-    states = SqlAccessTokenStates(uow.database.read_engine)
+    reads = SqlProtocolReads(uow.database.read_engine)
     add_grants(uow, grant(tenant_id, "g1"))
-    assert states.state("jti-1", "g1", "client-a").grant.revoked_at is None  # type: ignore[union-attr]
+    assert reads.access_token("jti-1", "g1", "client-a").grant.revoked_at is None  # type: ignore[union-attr]
     with uow() as tx:
         tx.oidc.revoke_grant("g1", NOW, "logout")
         tx.oidc.revoke_access_token("jti-1", "client-a", NOW + timedelta(minutes=10))
         tx.commit()
-    after = states.state("jti-1", "g1", "client-a")
+    after = reads.access_token("jti-1", "g1", "client-a")
     assert after.revoked is True and after.grant is not None and after.grant.revoked_at == NOW
+
+
+def test_the_other_hot_reads_give_what_the_repositories_give(
+    uow: SqlUnitOfWorkFactory, tenant_id: int, account_id: int, client_id: str
+) -> None:
+    reads = SqlProtocolReads(uow.database.read_engine)
+    add_grants(uow, grant(tenant_id, "g1", account_id=account_id, acr="eidas1", amr=["pwd"], auth_time=NOW))
+    with uow() as tx:
+        tx.oidc.add_refresh_token(refresh_token())
+        tx.commit()
+    with uow(readonly=True) as tx:
+        assert reads.refresh_token("r" * 64) == tx.oidc.get_refresh_token("r" * 64) == refresh_token()
+        assert reads.grant("g1") == tx.oidc.get_grant("g1")
+        assert reads.account(account_id) == tx.accounts.get(account_id)
+    assert reads.refresh_token("x" * 64) is None and reads.grant("nothing") is None and reads.account(999_999) is None
 
 
 def test_parallel_revocations_of_one_access_token_all_succeed(uow: SqlUnitOfWorkFactory) -> None:

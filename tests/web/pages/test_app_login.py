@@ -15,8 +15,10 @@ from sesame.adapters.clock import FrozenClock
 from sesame.bootstrap import Container
 from sesame.domain.devices import ApprovalRequest, Decision
 from sesame.domain.tenants import Tenant
+from sesame.services.app_login import AppLogin
 from sesame.services.context import RequestContext
-from sesame.web.pages.app_login import app_login_url
+from sesame.web.csrf import cookie_name
+from sesame.web.pages.app_login import app_login_url, wait_url
 from sesame.web.session import session_cookie_name
 from tests.app_support import CTX, MOBILE, SoftDevice, activate, verified_account
 from tests.web.conftest import BASE_URL
@@ -276,3 +278,35 @@ def test_requests_per_number_are_limited(
         assert "Trop de demandes" in response.text
     clock.advance(minutes=10)
     ask(client, MOBILE)
+
+
+# -- the step-up mode ----------------------------------------------------------------------------------------------
+
+
+def test_a_step_up_waits_for_the_logged_in_account_and_opens_its_session_again(
+    client: TestClient, container: Container, tenant: Tenant, soft: SoftDevice
+) -> None:
+    """A step-up (asked by the authorization endpoint, tests/protocol/test_assurance_eidas2.py):
+    the page names the partner, offers no other number nor the password login, a refusal's
+    "try again" goes back to the page that asked, and an approval opens the session again."""
+    account = container.accounts.find(tenant, EMAIL)
+    client.get("/laposte/login/app")
+    handle = client.cookies.get(cookie_name(container.settings))
+    assert handle
+    login = AppLogin(container.approvals)
+    back = "/laposte/authorize/flow-id"
+    refused = login.step_up(tenant, account.id, "Impots.gouv", handle, CTX)
+    page = client.get(wait_url(tenant, refused.request.id, back))
+    assert "Impots.gouv" in page.text and "Confirmez dans votre application" in page.text
+    assert "/laposte/login?" not in page.text and "Utiliser un autre numéro" not in page.text
+    container.approvals.decide(tenant, soft.answer(refused.request, Decision.DENY, binding_code="", pin=None), CTX)
+    result = client.get(wait_url(tenant, refused.request.id, back))
+    assert 'data-app-login-result="denied"' in result.text and f'href="{back}"' in result.text
+
+    approved = login.step_up(tenant, account.id, "Impots.gouv", handle, CTX)
+    wait = wait_url(tenant, approved.request.id, back)
+    assert container.approvals.decide(tenant, soft.answer(approved.request), CTX).ok
+    response = finish(client, wait, return_to=back)
+    assert response.headers["location"] == back  # type: ignore[attr-defined]
+    live = container.sessions.resolve(tenant, client.cookies.get(session_cookie_name(container.settings, tenant)))
+    assert live is not None and live.account.id == account.id and live.session.acr == "eidas2"
