@@ -22,8 +22,6 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.jwk import ECKey, RSAKey
 from joserfc.jwk import KeySet as JoseKeySet
@@ -125,31 +123,14 @@ def retire(key: SigningKey, now: datetime, longest_token_lifetime: timedelta) ->
     key.publish_until = now + ACTIVATION_DELAY + longest_token_lifetime
 
 
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
-_P256_BYTES = 32
-
-
 @dataclass(frozen=True, slots=True)
 class ActiveKey:
     """The key that signs now: put ``kid`` and ``alg`` in the JWS header, sign with ``key``
-    (a joserfc key), or with :meth:`sign` (the same key, straight through ``cryptography``)."""
+    (a joserfc key)."""
 
     kid: str
     alg: str
     key: PrivateKey
-
-    def sign(self, signing_input: bytes) -> bytes:
-        """The JWS Signature of ``signing_input`` (RFC 7515 §5.1) for ``alg``, by ``cryptography``:
-        ES256 as the 64-byte R || S of RFC 7518 §3.4 (``cryptography`` gives DER), RS256 as
-        RSASSA-PKCS1-v1_5 with SHA-256 (§3.3). joserfc does the same with more checks around it,
-        which cost as much again as the signature on the token endpoint."""
-        private = self.key.private_key
-        if isinstance(private, ec.EllipticCurvePrivateKey) and self.alg == "ES256":
-            r, s = decode_dss_signature(private.sign(signing_input, _ECDSA_SHA256))
-            return r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
-        if isinstance(private, rsa.RSAPrivateKey) and self.alg == "RS256":
-            return private.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-        raise UnsupportedAlgorithm(f"key {self.kid} cannot sign {self.alg}")
 
 
 class KeySet:

@@ -71,25 +71,11 @@ def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def _b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-#: The encoded protected header of each (alg, kid, typ): made once, it never changes.
-_HEADERS: dict[tuple[str, str, str], bytes] = {}
-
-
 def sign(signer: ActiveKey, claims: Mapping[str, Any], *, typ: str) -> str:
-    """A compact JWS (RFC 7515 §7.1) of ``claims`` signed by ``signer``: BASE64URL(header) "."
-    BASE64URL(payload), then its signature (:meth:`ActiveKey.sign`, by ``cryptography``). The
-    header is ``{"alg", "kid", "typ"}`` and nothing else, encoded once per key and type."""
-    header = _HEADERS.get((signer.alg, signer.kid, typ))
-    if header is None:
-        header = _HEADERS[(signer.alg, signer.kid, typ)] = _b64url(
-            orjson.dumps({"alg": signer.alg, "kid": signer.kid, "typ": typ})
-        )
-    signing_input = header + b"." + _b64url(orjson.dumps(claims))
-    return (signing_input + b"." + _b64url(signer.sign(signing_input))).decode("ascii")
+    """A compact JWS of ``claims`` (serialised once, with orjson) signed by ``signer``, through
+    joserfc: JOSE is never assembled by hand here (DESIGN.md "Protocols")."""
+    header = {"alg": signer.alg, "kid": signer.kid, "typ": typ}
+    return jws.serialize_compact(header, orjson.dumps(claims), signer.key, algorithms=[signer.alg])
 
 
 # -- issuing -----------------------------------------------------------------------------------------
