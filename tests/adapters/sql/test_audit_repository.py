@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from sesame.adapters.sql.db import Database
+from sesame.adapters.sql.models import AuditHeadRow
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.domain.audit import GENESIS_HASH, AuditEvent, AuditEventRejected, ChainHead, verify_chain
 
@@ -98,6 +99,21 @@ def test_a_rolled_back_append_leaves_no_trace(uow: SqlUnitOfWorkFactory) -> None
     with uow(readonly=True) as unit:
         assert [r.seq for r in unit.audit.chain(1)] == [1]
         assert unit.audit.head(1) == ChainHead(1, unit.audit.chain(1)[0].hash)
+
+
+def test_an_append_writes_the_sessions_pending_rows_first(uow: SqlUnitOfWorkFactory) -> None:
+    # An append runs Core statements, past the ORM: it must still flush what the session holds
+    # (as an ORM statement would), or that row would be written after the record, here colliding.
+    with uow() as unit:
+        assert unit.session is not None
+        unit.session.add(AuditHeadRow(chain=7, seq=0, last_hash=GENESIS_HASH))
+        record = unit.audit.append(event(7))
+        assert not unit.session.new
+        unit.commit()
+    assert (record.seq, record.prev_hash) == (1, GENESIS_HASH)
+    with uow(readonly=True) as unit:
+        assert verify_chain(7, unit.audit.chain(7), unit.audit.head(7)).intact
+        assert unit.audit.head(7) == ChainHead(1, record.hash)
 
 
 def test_a_secret_is_refused_and_nothing_is_written(uow: SqlUnitOfWorkFactory) -> None:
