@@ -148,6 +148,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # fpdf2 subsets fonts through fontTools, which narrates every table at INFO (letters' PDFs).
+    logging.getLogger("fontTools").setLevel(max(logging.WARNING, root.level))
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
