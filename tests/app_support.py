@@ -5,22 +5,15 @@ live server for the command-line app and the browser."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from sesame.adapters.sql import migrate
-from sesame.bootstrap import Container, build_container
-from sesame.config import Settings
+from sesame.bootstrap import Container
 from sesame.domain.accounts import Account
 from sesame.domain.devices import (
     ApprovalRequest,
@@ -35,10 +28,9 @@ from sesame.domain.tenants import Tenant
 from sesame.services.accounts import NewAccount
 from sesame.services.approvals import DeviceAnswer
 from sesame.services.context import RequestContext
-from sesame.services.demo import load_demo
 from sesame.services.outbox import list_messages
-from sesame.web.app import create_app
 from tests.identity_support import new_case, walk
+from tests.live_servers import Sesame, sesame_server
 
 PASSWORD = "Appli-Sesame-2026"
 #: Not trivial, not the identity's birth date (14 June 1985).
@@ -158,50 +150,11 @@ def activate(
 # -- a live server (uvicorn in a thread) whose container the test can use --------------------------------
 
 
-@dataclass
-class LiveServer:
-    base_url: str
-    container: Container
+LiveServer = Sesame
 
 
 @contextmanager
 def live_server(var_dir: Path) -> Iterator[LiveServer]:
     """A running Sésame with the demo tenants (dev mode, SQLite, the wall clock)."""
-    database_url = f"sqlite:///{var_dir / 'sesame.db'}"
-    migrate.upgrade(database_url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        var_dir=var_dir,
-        database_url=database_url,
-        base_url=base_url,
-        secret_key="app-live-test-secret-key-0123456789abcdefghijklmn",
-        dev_mode=True,
-        outbox_worker=False,
-        argon2_time_cost=1,
-        argon2_memory_cost=1024,
-        argon2_parallelism=1,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    container = build_container(settings)
-    load_demo(container.tenants)
-    config = uvicorn.Config(
-        create_app(container), lifespan="on", log_config=None, access_log=False, ws="none", http="h11"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sesame-app-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the Sésame server did not start")
-        time.sleep(0.05)
-    try:
-        yield LiveServer(base_url, container)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        container.close()
+    with sesame_server(var_dir, name="sesame-app-server") as sesame:
+        yield sesame

@@ -7,21 +7,13 @@ the Secure cookies work there without TLS.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from sesame.adapters.sql import migrate
-from sesame.bootstrap import build_container
-from sesame.config import Settings
-from sesame.services.demo import load_demo
-from sesame.web.app import create_app
+from tests.live_servers import sesame_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,43 +32,8 @@ STARTUP_SECONDS = 15.0
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a running Sésame with the demo tenants."""
-    var_dir = tmp_path_factory.mktemp("browser-var")
-    database_url = f"sqlite:///{var_dir / 'sesame.db'}"
-    migrate.upgrade(database_url)
-    # Bound before the server starts: the port is ours, no race with another process.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        var_dir=var_dir,
-        database_url=database_url,
-        base_url=base_url,
-        secret_key="browser-test-secret-key-0123456789abcdefghijklmnop",
-        dev_mode=True,
-        outbox_worker=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    container = build_container(settings)
-    load_demo(container.tenants)
-    config = uvicorn.Config(
-        create_app(container), lifespan="on", log_config=None, access_log=False, ws="none", http="h11"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sesame-live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the Sésame server did not start")
-        time.sleep(0.05)
-    try:
-        yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        container.close()
+    with sesame_server(tmp_path_factory.mktemp("browser-var")) as sesame:
+        yield sesame.base_url
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in this thread

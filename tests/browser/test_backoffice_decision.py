@@ -7,78 +7,29 @@ The case is built with tests/identity_support.walk and stored with real encrypte
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
-from sesame.adapters.sql import migrate
-from sesame.bootstrap import Container, build_container
-from sesame.config import Settings
 from sesame.domain.identity import CaseStatus, MrzOutcome, VerificationMethod
-from sesame.services.demo import load_demo
-from sesame.web.app import create_app
 from tests.backoffice.support import AGENT_PASSWORD, MISMATCH_DETAIL, documents_of, make_agent, reload, store_case
+from tests.live_servers import Sesame, sesame_server
 
 pytestmark = pytest.mark.browser
 
 STARTUP_SECONDS = 15.0
 
 
-@dataclass(frozen=True)
-class BackofficeServer:
-    base_url: str
-    container: Container
+BackofficeServer = Sesame
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackofficeServer]:
     """A running Sésame whose container the test uses to create the agent and the case."""
-    var_dir = tmp_path_factory.mktemp("backoffice-browser-var")
-    database_url = f"sqlite:///{var_dir / 'sesame.db'}"
-    migrate.upgrade(database_url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        var_dir=var_dir,
-        database_url=database_url,
-        base_url=base_url,
-        secret_key="backoffice-browser-test-secret-0123456789abcdefghij",
-        dev_mode=True,
-        outbox_worker=False,
-        argon2_time_cost=1,
-        argon2_memory_cost=1024,
-        argon2_parallelism=1,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    container = build_container(settings)
-    load_demo(container.tenants)
-    config = uvicorn.Config(create_app(container), lifespan="on", log_config=None, access_log=False, ws="none")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=uvicorn_server.run, kwargs={"sockets": [sock]}, name="backoffice-live-server", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not uvicorn_server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the Sésame server did not start")
-        time.sleep(0.05)
-    try:
-        yield BackofficeServer(base_url, container)
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        container.close()
+    with sesame_server(tmp_path_factory.mktemp("backoffice-browser-var"), name="backoffice-live-server") as sesame:
+        yield sesame
 
 
 def log_in(page: Page, base_url: str, email: str) -> None:

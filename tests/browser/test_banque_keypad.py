@@ -9,24 +9,15 @@ then the letter's own page), as a tester of the server reads a letter.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-import uvicorn
 from playwright.sync_api import BrowserContext, Page, expect
 
-from sesame.adapters.sql import migrate
-from sesame.bootstrap import Container, build_container
-from sesame.config import Settings
 from sesame.services.banque import NewCustomer
 from sesame.services.context import RequestContext
-from sesame.services.demo import load_demo
-from sesame.web.app import create_app
 from sesame.web.pages.banque import bank_customers
+from tests.live_servers import Sesame, sesame_server
 
 pytestmark = pytest.mark.browser
 
@@ -35,49 +26,14 @@ LETTER_CODE_RE = re.compile(r"Code provisoire : (\d{6})")
 STARTUP_SECONDS = 15.0
 
 
-@dataclass(frozen=True)
-class BankServer:
-    base_url: str
-    container: Container
+BankServer = Sesame
 
 
 @pytest.fixture(scope="module")
 def bank_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BankServer]:
     """A running Sésame with the demo tenants, whose container the test uses to enrol a customer."""
-    var_dir = tmp_path_factory.mktemp("bank-browser-var")
-    database_url = f"sqlite:///{var_dir / 'sesame.db'}"
-    migrate.upgrade(database_url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        var_dir=var_dir,
-        database_url=database_url,
-        base_url=base_url,
-        secret_key="bank-browser-test-secret-key-0123456789abcdefghijk",
-        dev_mode=True,
-        outbox_worker=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    container = build_container(settings)
-    load_demo(container.tenants)
-    config = uvicorn.Config(create_app(container), lifespan="on", log_config=None, access_log=False, ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="bank-live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the Sésame server did not start")
-        time.sleep(0.05)
-    try:
-        yield BankServer(base_url, container)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        container.close()
+    with sesame_server(tmp_path_factory.mktemp("bank-browser-var")) as sesame:
+        yield sesame
 
 
 @pytest.fixture

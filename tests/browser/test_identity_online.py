@@ -13,25 +13,18 @@ and plays the reviewer through it), like tests/browser/conftest.py's ``live_serv
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from sesame.adapters.sql import migrate
-from sesame.bootstrap import Container, build_container
-from sesame.config import Settings
+from sesame.bootstrap import Container
 from sesame.domain.identity import CaseStatus, Decision
 from sesame.services.accounts import NewAccount
 from sesame.services.context import RequestContext
-from sesame.services.demo import load_demo
 from sesame.services.outbox import list_messages
-from sesame.web.app import create_app
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, STARTUP_SECONDS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.live_servers import sesame_server
 from tests.specimens import MARIE, french_id_card_recto, french_id_card_verso
 
 pytestmark = pytest.mark.browser
@@ -46,42 +39,8 @@ FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-str
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Container]]:
-    var_dir = tmp_path_factory.mktemp("identity-browser-var")
-    database_url = f"sqlite:///{var_dir / 'sesame.db'}"
-    migrate.upgrade(database_url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        var_dir=var_dir,
-        database_url=database_url,
-        base_url=base_url,
-        secret_key="identity-browser-secret-key-0123456789abcdefghij",
-        dev_mode=True,
-        outbox_worker=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    container = build_container(settings)
-    load_demo(container.tenants)
-    config = uvicorn.Config(
-        create_app(container), lifespan="on", log_config=None, access_log=False, ws="none", http="h11"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, name="identity-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not running.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the Sésame server did not start")
-        time.sleep(0.05)
-    try:
-        yield base_url, container
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        container.close()
+    with sesame_server(tmp_path_factory.mktemp("identity-browser-var"), name="identity-server") as sesame:
+        yield sesame.base_url, sesame.container
 
 
 @pytest.fixture(scope="module")

@@ -9,28 +9,21 @@ own server at http://localhost:PORT (a secure context for Chromium, like 127.0.0
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from sesame.adapters.sql import migrate
-from sesame.bootstrap import Container, build_container
-from sesame.config import Settings
+from sesame.bootstrap import Container
 from sesame.domain.tenants import Tenant
 from sesame.services.accounts import NewAccount
 from sesame.services.context import RequestContext
-from sesame.services.demo import load_demo
 from sesame.services.sessions import session_id_of
-from sesame.web.app import create_app
 from sesame.web.session import session_cookie_name
+from tests.live_servers import sesame_server
 
 pytestmark = pytest.mark.browser
 
@@ -41,42 +34,8 @@ STARTUP_SECONDS = 15.0
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Container]]:
     """Sésame at http://localhost:PORT with the demo tenants, and its container (to make accounts)."""
-    var_dir: Path = tmp_path_factory.mktemp("passkeys-var")
-    database_url = f"sqlite:///{var_dir / 'sesame.db'}"
-    migrate.upgrade(database_url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://localhost:{sock.getsockname()[1]}"
-    settings = Settings(
-        var_dir=var_dir,
-        database_url=database_url,
-        base_url=base_url,
-        secret_key="passkeys-browser-secret-0123456789abcdefghijkl",
-        dev_mode=True,
-        outbox_worker=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    container = build_container(settings)
-    load_demo(container.tenants)
-    config = uvicorn.Config(
-        create_app(container), lifespan="on", log_config=None, access_log=False, ws="none", http="h11"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="sesame-passkeys", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not uv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the Sésame server did not start")
-        time.sleep(0.05)
-    try:
-        yield base_url, container
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        container.close()
+    with sesame_server(tmp_path_factory.mktemp("passkeys-var"), host="localhost", name="sesame-passkeys") as sesame:
+        yield sesame.base_url, sesame.container
 
 
 @pytest.fixture

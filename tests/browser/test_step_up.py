@@ -33,7 +33,7 @@ from starlette.routing import Route
 from sesame.domain.tenants import Tenant
 from tests.app_support import PASSWORD, LiveServer, identity_of
 from tests.browser.test_app_approval import EMAIL, PIN, app_page, computer, phone, server, tenant, type_on_pad
-from tests.demo_partner.servers import bound_socket, serving, url_of
+from tests.live_servers import bound_socket, serving, url_of
 
 __all__ = ["app_page", "phone", "server", "tenant"]  # fixtures of test_app_approval.py
 
