@@ -41,7 +41,7 @@ from sesame.services.tokens import OneTimeTokens
 if TYPE_CHECKING:
     from sesame.backoffice.services import Backoffice
     from sesame.oidc.logout import BackchannelLogouts
-    from sesame.ports import ProtocolReads
+    from sesame.ports import ProtocolReads, ProtocolWrites
     from sesame.services.approvals import ApprovalService
     from sesame.services.devices import DeviceService
     from sesame.services.factors import FactorService
@@ -130,9 +130,15 @@ class Container:
 
     @cached_property
     def protocol_reads(self) -> ProtocolReads:
-        from sesame.adapters.sql.repositories.oidc import SqlProtocolReads
+        from sesame.adapters.sql.protocol import SqlProtocolReads
 
         return SqlProtocolReads(self.database.read_engine)
+
+    @cached_property
+    def protocol_writes(self) -> ProtocolWrites:
+        from sesame.adapters.sql.protocol import SqlProtocolWrites
+
+        return SqlProtocolWrites(self.database.engine)
 
     @cached_property
     def backchannel_logouts(self) -> BackchannelLogouts:

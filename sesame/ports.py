@@ -8,6 +8,7 @@ stores) or the production one (PostgreSQL, Redis, SMTP, an SMS HTTP provider).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -581,9 +582,9 @@ class ApprovalRepository(Protocol):
 
 
 class ProtocolReads(Protocol):
-    """The hot reads of introspection and userinfo, one query each, outside any unit of work
-    (each sees the latest committed rows). ``non_blocking``: they never wait (SQLite in WAL
-    mode), so they may run on the event loop."""
+    """The hot reads of the token, introspection and userinfo endpoints, one query each, outside
+    any unit of work (each sees the latest committed rows). ``non_blocking``: they never wait
+    (SQLite in WAL mode), so they may run on the event loop."""
 
     non_blocking: bool
 
@@ -597,6 +598,57 @@ class ProtocolReads(Protocol):
     def grant(self, grant_id: str) -> Grant | None: ...
 
     def account(self, account_id: int) -> Account | None: ...
+
+    def code(self, code_hash: str) -> AuthorizationCode | None: ...
+
+    def session(self, session_id: str) -> BrowserSession | None: ...
+
+    def identity(self, account_id: int) -> VerifiedIdentity | None:
+        """The account's active verified identity (``IdentityRepository.of_account``)."""
+        ...
+
+
+class WriteTurnTaken(Exception):
+    """:meth:`ProtocolWrites.transaction` with ``wait=False``: another writer has the database's
+    write turn now (nothing was done)."""
+
+
+class ProtocolTransaction(Protocol):
+    """One short write transaction of the token endpoint: a code's use or a refresh token's
+    rotation, the grant re-checked, the next refresh token and the audit event, in prebuilt
+    statements (the same rows as :class:`OidcRepository` and :class:`AuditRepository` write)."""
+
+    def use_code(self, code_hash: str, now: datetime) -> AuthorizationCode | None:
+        """As :meth:`OidcRepository.use_code`: the code as it was before this call."""
+        ...
+
+    def rotate_refresh_token(self, token_hash: str, now: datetime) -> RefreshToken | None:
+        """As :meth:`OidcRepository.rotate_refresh_token`: the token as it was before this call."""
+        ...
+
+    def grant(self, grant_id: str) -> Grant | None: ...
+
+    def revoke_grant(self, grant_id: str, now: datetime, reason: str) -> bool: ...
+
+    def add_refresh_token(self, token: RefreshToken) -> None: ...
+
+    def append_audit(self, event: AuditEvent) -> None:
+        """As :meth:`AuditRepository.append`, at the end of the event's hash chain."""
+        ...
+
+    def commit(self) -> None:
+        """Leaving the transaction without it rolls everything back."""
+        ...
+
+
+class ProtocolWrites(Protocol):
+    """The token endpoint's write transactions, outside any unit of work. ``non_blocking``: a
+    transaction never waits on the network (SQLite), so it may run on the event loop when the
+    write turn is free at once (``wait=False``, else :class:`WriteTurnTaken`)."""
+
+    non_blocking: bool
+
+    def transaction(self, *, wait: bool = True) -> AbstractContextManager[ProtocolTransaction]: ...
 
 
 class UnitOfWork(Protocol):

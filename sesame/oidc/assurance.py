@@ -19,7 +19,7 @@ active device; otherwise the request ends with ``unmet_authentication_requiremen
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,13 +177,18 @@ def identity_claims_source(
     return identity.claims()
 
 
-def grant_identity_claims(uow: UnitOfWork, grant: Grant, names: Iterable[str]) -> dict[str, Any] | None:
-    """The verified identity's claims for a token of ``grant`` (or a userinfo answer), read in
-    ``uow`` (one query) only when ``names`` asks for one of them; None when none is released.
+#: How the account's active verified identity is read (``IdentityRepository.of_account``,
+#: ``ProtocolReads.identity``).
+IdentityLookup = Callable[[int], VerifiedIdentity | None]
+
+
+def grant_identity_claims(identity_of: IdentityLookup, grant: Grant, names: Iterable[str]) -> dict[str, Any] | None:
+    """The verified identity's claims for a token of ``grant`` (or a userinfo answer), read with
+    ``identity_of`` (one query) only when ``names`` asks for one of them; None when none is released.
 
     The grant's ``acr`` was decided with the request: a request for ``eidas2`` only ever gets a
     grant at ``eidas2`` (the authorization flow and CIBA refuse it otherwise), so the identity's
     state now is what remains to check (a revoked identity releases nothing)."""
     if grant.account_id is None or not verified_claims_requested(names):
         return None
-    return identity_claims_source(uow.identities.of_account(grant.account_id), acr=grant.acr)
+    return identity_claims_source(identity_of(grant.account_id), acr=grant.acr)

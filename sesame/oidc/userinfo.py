@@ -77,9 +77,6 @@ def release(provider: Provider, tenant: Tenant, claims: Mapping[str, Any], grant
     account = provider.reads.account(grant.account_id)  # one query, no unit of work (the hot read)
     if account is None or not account.can_log_in:
         raise bearer_error(INVALID_TOKEN, "the access token was revoked", realm=tenant.slug)
-    identity = None
-    if oidc_claims.verified_claims_requested(names):
-        with provider.uow(readonly=True) as uow:
-            # the French identity set, the phone and the address: from the verified identity only
-            identity = grant_identity_claims(uow, grant, names)
+    # the French identity set, the phone and the address: from the verified identity only
+    identity = grant_identity_claims(provider.reads.identity, grant, names)
     return {"sub": claims["sub"], **oidc_claims.release(names, account, identity=identity)}

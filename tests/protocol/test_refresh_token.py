@@ -4,6 +4,9 @@ family, scope narrowing only, online grants die with their browser session (Open
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from fastapi import FastAPI
@@ -12,6 +15,7 @@ from fastapi.testclient import TestClient
 from sesame.adapters.clock import FrozenClock
 from sesame.bootstrap import Container
 from sesame.domain.accounts import Account, BrowserSession
+from sesame.domain.audit import AuditEvent
 from sesame.domain.tenants import Tenant
 from sesame.services.context import RequestContext
 from tests.protocol.tokens_support import (
@@ -100,6 +104,45 @@ def test_parallel_uses_of_one_refresh_token_have_one_winner(
 
     statuses = sorted(r.status_code for r in asyncio.run(race()))
     assert statuses == [200] + [400] * 19
+
+
+def test_an_exchange_waits_for_a_busy_write_turn_without_holding_up_the_server(
+    http: TestClient, container: Container, rp: Registered, account: Account, session: BrowserSession
+) -> None:
+    """On SQLite an exchange runs on the event loop only when the write turn is free at once;
+    while another writer holds it, the exchange waits in a worker thread (and succeeds after),
+    and the server goes on answering meanwhile."""
+    first = first_tokens(http, container, rp, account, session)
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with container.uow() as uow:  # a page's write transaction, holding the write turn
+            uow.audit.append(
+                AuditEvent(tenant_id=None, type="test.holding", occurred_at=container.clock.now(), actor="test")
+            )
+            holding.set()
+            release.wait(30)
+            uow.commit()
+
+    holder = threading.Thread(target=writer)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(refresh, http, rp, str(first["refresh_token"]))
+            if container.protocol_writes.non_blocking:  # SQLite: one writer at a time
+                time.sleep(0.3)
+                assert not pending.done()  # waiting for its turn, not refused
+                started = time.monotonic()  # the loop is free: the holder keeps its turn for 30 s
+                assert http.get("/laposte/.well-known/openid-configuration").status_code == 200
+                assert time.monotonic() - started < 10
+            release.set()
+            response = pending.result(timeout=30)
+    finally:
+        release.set()
+        holder.join(30)
+    assert response.status_code == 200, response.text
+    assert response.json()["refresh_token"] != first["refresh_token"]
 
 
 def test_scope_can_be_narrowed_never_widened(

@@ -15,6 +15,7 @@ import itertools
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
     gate = WriterGate(Path(parsed.database)) if immediate and parsed.database not in (None, "", ":memory:") else None
+    if gate is not None:
+        _GATES[engine] = gate
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -85,6 +88,15 @@ def _then_leave(end: Any, gate: WriterGate) -> Any:
     return ending
 
 
+_GATES: weakref.WeakKeyDictionary[Engine, WriterGate] = weakref.WeakKeyDictionary()
+
+
+def writer_gate(engine: Engine) -> WriterGate | None:
+    """The gate of a SQLite write engine's database file (None for any other engine): what a
+    transaction on one of its raw DB-API connections must pass, as its ``BEGIN`` event does."""
+    return _GATES.get(engine)
+
+
 class WriterGate:
     """SQLite writers of this database, one at a time, woken as soon as the lock is free.
 
@@ -99,6 +111,7 @@ class WriterGate:
     """
 
     POLL_SECONDS = (0.0002, 0.0005, 0.001, 0.002)
+    FINE_POLL_SECONDS = (0.00005,)
 
     def __init__(self, database: Path) -> None:
         self._path = database.with_name(database.name + "-writer.lock")
@@ -117,6 +130,24 @@ class WriterGate:
         if self._enter():
             self._holder, self._thread = connection, threading.get_ident()
 
+    def try_enter_for(self, connection: object, *, patience: float = 0.005) -> bool:
+        """The write turn of ``connection``'s transaction if it can be had within ``patience``
+        seconds (another process's turn usually lasts a fraction of a millisecond, so the file is
+        polled finely), never waiting for a thread of this process: for work on the event loop.
+        False: nothing is held."""
+        if self._holder is connection:
+            return True
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self._locked_file(patience, self.FINE_POLL_SECONDS):
+                self._holder, self._thread = connection, threading.get_ident()
+                return True
+        except OSError:
+            pass
+        self._lock.release()
+        return False
+
     def leave_for(self, connection: object) -> None:
         """``connection``'s transaction is over: the next writer's turn (if it held it)."""
         if self._holder is connection:
@@ -127,7 +158,7 @@ class WriterGate:
         if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_SECONDS):
             return False
         try:
-            if self._locked_file():
+            if self._locked_file(SQLITE_BUSY_TIMEOUT_SECONDS):
                 return True
         except OSError:
             pass
@@ -141,10 +172,10 @@ class WriterGate:
         finally:
             self._lock.release()
 
-    def _locked_file(self) -> bool:
+    def _locked_file(self, patience: float, polls: tuple[float, ...] = POLL_SECONDS) -> bool:
         if self._fd is None:
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+        deadline = time.monotonic() + patience
         for attempt in itertools.count():
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -152,7 +183,7 @@ class WriterGate:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     return False
-                time.sleep(self.POLL_SECONDS[min(attempt, len(self.POLL_SECONDS) - 1)])
+                time.sleep(polls[min(attempt, len(polls) - 1)])
         return False  # pragma: no cover (the loop returns)
 
 

@@ -23,15 +23,15 @@ from sesame.oidc.token.context import (
     add_refresh_token,
     check_grant,
     id_token_identity,
+    issuance_event,
     person_issuance,
     read_person,
-    record_issuance,
     token_response,
 )
 from sesame.oidc.token.errors import INVALID_GRANT, OAuthError
 from sesame.oidc.token.pkce import check_code_verifier
 from sesame.oidc.tokens import hash_token
-from sesame.ports import UnitOfWork
+from sesame.ports import ProtocolTransaction
 
 MAX_CODE_LENGTH = 128
 REPLAY_REASON = "code_replayed"
@@ -48,31 +48,31 @@ def exchange(provider: Provider, request: TokenRequest) -> dict[str, Any]:
     code_hash = hash_token(code_value)
     signers = Signers.of(provider, request)
     issuance: Issuance | None = None
-    with provider.uow(readonly=True) as uow:  # every check that needs no write, no lock held
-        code = uow.oidc.get_code(code_hash)
-        if code is None:
-            raise OAuthError(INVALID_GRANT, "unknown, expired or used code")
-        if code.used_at is None:
-            # Refused here, the code is not used: it stays usable by its rightful client.
-            _check_code(code, request, redirect_uri)
-            check_code_verifier(code, verifier, request.client)
-            grant, account = read_person(uow, request, code.grant_id)
-            identity = id_token_identity(uow, grant, grant.scope)
-            issuance = person_issuance(
-                provider, request, grant, account, scope=grant.scope, nonce=grant.nonce, identity=identity
-            )
-    with provider.uow() as uow:
-        used = uow.oidc.use_code(code_hash, request.now)
+    reads = provider.reads  # every check that needs no write, no lock held
+    code = reads.code(code_hash)
+    if code is None:
+        raise OAuthError(INVALID_GRANT, "unknown, expired or used code")
+    if code.used_at is None:
+        # Refused here, the code is not used: it stays usable by its rightful client.
+        _check_code(code, request, redirect_uri)
+        check_code_verifier(code, verifier, request.client)
+        grant, account = read_person(reads, request, code.grant_id)
+        identity = id_token_identity(reads.identity, grant, grant.scope)
+        issuance = person_issuance(
+            provider, request, grant, account, scope=grant.scope, nonce=grant.nonce, identity=identity
+        )
+    with provider.writes.transaction() as tx:
+        used = tx.use_code(code_hash, request.now)
         if used is None:
             raise OAuthError(INVALID_GRANT, "unknown, expired or used code")
         if used.used_at is not None or issuance is None:  # used before, or by a parallel request
-            _revoke_after_replay(provider, uow, request, used)
-            uow.commit()
+            _revoke_after_replay(provider, tx, request, used)
+            tx.commit()
             raise OAuthError(INVALID_GRANT, "unknown, expired or used code")
-        check_grant(uow.oidc.get_grant(code.grant_id), request)  # not revoked since it was read
-        issuance.refresh_token = add_refresh_token(uow, issuance.grant, request.client, request.now)
-        record_issuance(provider, uow, request, issuance, GrantType.AUTHORIZATION_CODE)
-        uow.commit()
+        check_grant(tx.grant(code.grant_id), request)  # not revoked since it was read
+        issuance.refresh_token = add_refresh_token(tx, issuance.grant, request.client, request.now)
+        tx.append_audit(issuance_event(provider, request, issuance, GrantType.AUTHORIZATION_CODE))
+        tx.commit()
     return token_response(provider, request, issuance, signers)
 
 
@@ -89,12 +89,14 @@ def _check_code(code: AuthorizationCode, request: TokenRequest, redirect_uri: st
         raise OAuthError(INVALID_GRANT, "redirect_uri differs from the authorization request's")
 
 
-def _revoke_after_replay(provider: Provider, uow: UnitOfWork, request: TokenRequest, code: AuthorizationCode) -> None:
+def _revoke_after_replay(
+    provider: Provider, tx: ProtocolTransaction, request: TokenRequest, code: AuthorizationCode
+) -> None:
     """RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization server
     MUST deny the request and SHOULD revoke (when possible) all tokens previously issued based on
     that authorization code"."""
-    revoked = uow.oidc.revoke_grant(code.grant_id, request.now, REPLAY_REASON)
-    provider.audit(
+    revoked = tx.revoke_grant(code.grant_id, request.now, REPLAY_REASON)
+    event = provider.audit_event(
         request.tenant,
         "oidc.code_replayed",
         client_id=request.client.client_id,
@@ -102,5 +104,5 @@ def _revoke_after_replay(provider: Provider, uow: UnitOfWork, request: TokenRequ
         details={"grant_id": code.grant_id, "grant_revoked": revoked},
         ip=request.ip,
         correlation_id=request.correlation_id,
-        uow=uow,
     )
+    tx.append_audit(event)

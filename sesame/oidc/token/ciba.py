@@ -44,8 +44,8 @@ from sesame.oidc.token.context import (
     TokenRequest,
     add_refresh_token,
     id_token_identity,
+    issuance_event,
     person_issuance,
-    record_issuance,
     token_response,
 )
 from sesame.oidc.token.errors import INVALID_GRANT, UNAUTHORIZED_CLIENT, OAuthError
@@ -116,11 +116,11 @@ def exchange(provider: Provider, request: TokenRequest) -> dict[str, Any]:
             account,
             scope=grant.scope,
             nonce=None,
-            identity=id_token_identity(uow, grant, grant.scope),
+            identity=id_token_identity(uow.identities.of_account, grant, grant.scope),
         )
         if _offline(grant.scope):
-            issuance.refresh_token = add_refresh_token(uow, grant, client, request.now)
-        record_issuance(provider, uow, request, issuance, GrantType.CIBA)
+            issuance.refresh_token = add_refresh_token(uow.oidc, grant, client, request.now)
+        uow.audit.append(issuance_event(provider, request, issuance, GrantType.CIBA))
         return issuance
 
     used = approvals.consume(request.tenant, found, context, issue)

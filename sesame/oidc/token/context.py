@@ -4,21 +4,24 @@ and the issuing of a token response (RFC 6749 §5.1; OpenID Connect Core §3.1.3
 A grant module reads and validates first (no lock), then writes in one short transaction (the
 code's use or the token's rotation, the grant re-checked, the new refresh token, the audit
 event: codes, rotations, revocations go to the database, never to a cache), then signs outside
-it: on SQLite a write transaction holds the database's write lock, and the rest needs none.
+it: on SQLite a write transaction holds the database's write lock, and the rest needs none. The
+code and refresh exchanges do both through the provider's prebuilt ``reads`` and ``writes``
+(no unit of work: ADR 0010); the other grants through units of work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sesame.domain.accounts import Account
 from sesame.domain.audit import AuditEvent
 from sesame.domain.tenants import Tenant
 from sesame.oidc import claims as oidc_claims
-from sesame.oidc.assurance import grant_identity_claims
+from sesame.oidc.assurance import IdentityLookup, grant_identity_claims
 from sesame.oidc.discovery import issuer
 from sesame.oidc.issuance_audit import ClientTokenTally
 from sesame.oidc.keys import DEFAULT_ALG, ActiveKey, KeySet
@@ -33,7 +36,17 @@ from sesame.oidc.tokens import (
     pairwise_sub,
     session_sid,
 )
-from sesame.ports import Clock, Counters, KeyedHasher, ProtocolReads, UnitOfWork, UnitOfWorkFactory
+from sesame.ports import (
+    Clock,
+    Counters,
+    KeyedHasher,
+    ProtocolReads,
+    ProtocolTransaction,
+    ProtocolWrites,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WriteTurnTaken,
+)
 
 OPENID = "openid"
 BEARER = "Bearer"
@@ -59,7 +72,27 @@ class _BlockingReads:
     """Reads that are a network round trip away (PostgreSQL): not on the loop."""
 
     non_blocking = False
-    access_token = refresh_token = grant = account = staticmethod(_needs_io)
+    access_token = refresh_token = grant = account = code = session = identity = staticmethod(_needs_io)
+
+
+class _LoopWrites:
+    """Write transactions that never wait: only where they block on no network (SQLite), and
+    only when the write turn is free at once; otherwise :class:`NeedsIO` (nothing was done)."""
+
+    def __init__(self, writes: ProtocolWrites) -> None:
+        self._writes = writes
+        self.non_blocking = writes.non_blocking
+
+    @contextmanager
+    def transaction(self, *, wait: bool = True) -> Iterator[ProtocolTransaction]:
+        if not self.non_blocking:
+            raise NeedsIO
+        with ExitStack() as stack:
+            try:
+                transaction = stack.enter_context(self._writes.transaction(wait=False))
+            except WriteTurnTaken as error:
+                raise NeedsIO from error
+            yield transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +102,7 @@ class Provider:
     ``find_client`` is the clients' cached read (``OidcClients.find``); ``signer`` and
     ``keyset`` are the tenant's cached keys (``SigningKeys.signer`` / ``SigningKeys.keyset``);
     ``tally`` counts client_credentials issuances for the audit log (ADR 0006);
-    ``reads`` are the one-query reads of introspection and userinfo.
+    ``reads`` and ``writes`` are the prebuilt statements of the protocol endpoints (no unit of work).
     """
 
     uow: UnitOfWorkFactory
@@ -82,6 +115,7 @@ class Provider:
     base_url: str
     tally: ClientTokenTally
     reads: ProtocolReads
+    writes: ProtocolWrites
 
     def issuer(self, tenant: Tenant) -> str:
         return issuer(self.base_url, tenant.slug)
@@ -122,6 +156,7 @@ class Provider:
             signer=signer,
             keyset=keyset,
             reads=self.reads if self.reads.non_blocking else _BlockingReads(),
+            writes=_LoopWrites(self.writes),
         )
 
     def authenticator(self, tenant: Tenant, *, ip: str = "", correlation_id: str = "") -> ClientAuthenticator:
@@ -141,6 +176,29 @@ class Provider:
 
         return ClientAuthenticator(self.find_client, self.keyed, self.counters, on_refused=refused)
 
+    def audit_event(
+        self,
+        tenant: Tenant,
+        type: str,
+        *,
+        client_id: str,
+        subject: str,
+        details: Mapping[str, Any],
+        ip: str = "",
+        correlation_id: str = "",
+    ) -> AuditEvent:
+        """An audit event of a client's request (its actor), occurring now."""
+        return AuditEvent(
+            tenant_id=tenant.id,
+            type=type,
+            occurred_at=self.clock.now(),
+            actor=f"client:{client_id}",
+            subject=subject,
+            ip=ip[:64],
+            correlation_id=correlation_id[:64],
+            details=dict(details),
+        )
+
     def audit(
         self,
         tenant: Tenant,
@@ -154,15 +212,8 @@ class Provider:
         uow: UnitOfWork | None = None,
     ) -> None:
         """One audit event, in ``uow`` (committed with it) or in a transaction of its own."""
-        event = AuditEvent(
-            tenant_id=tenant.id,
-            type=type,
-            occurred_at=self.clock.now(),
-            actor=f"client:{client_id}",
-            subject=subject,
-            ip=ip[:64],
-            correlation_id=correlation_id[:64],
-            details=dict(details),
+        event = self.audit_event(
+            tenant, type, client_id=client_id, subject=subject, details=details, ip=ip, correlation_id=correlation_id
         )
         if uow is not None:
             uow.audit.append(event)
@@ -224,14 +275,6 @@ class Issuance:
 # -- checks shared by the grants -------------------------------------------------------------------
 
 
-def live_grant(uow: UnitOfWork, grant_id: str, request: TokenRequest) -> Grant:
-    """The grant, if it is the client's, of this tenant, not revoked and not expired."""
-    grant = uow.oidc.get_grant(grant_id)
-    check_grant(grant, request)
-    assert grant is not None
-    return grant
-
-
 def check_grant(grant: Grant | None, request: TokenRequest) -> None:
     """``invalid_grant`` unless the grant is the client's, of this tenant, live and unexpired."""
     if (
@@ -244,27 +287,40 @@ def check_grant(grant: Grant | None, request: TokenRequest) -> None:
         raise OAuthError(INVALID_GRANT, "the grant was revoked or has expired")
 
 
-def live_account(uow: UnitOfWork, grant: Grant, now: datetime) -> Account:
-    """The person behind the grant, still allowed to log in; and for an online grant (no
-    ``offline_access``), the browser session it came from, still alive."""
-    account = uow.accounts.get(grant.account_id) if grant.account_id is not None else None
+def read_person(reads: ProtocolReads, request: TokenRequest, grant_id: str) -> tuple[Grant, Account]:
+    """The live grant and its person, read before the write transaction (no lock held): the write
+    re-checks the grant, which every change that matters here revokes (a logout, a lock, a
+    password reset, a withdrawn consent).
+
+    The person must still be allowed to log in; and for an online grant (no ``offline_access``),
+    the browser session it came from must still be alive."""
+    grant = reads.grant(grant_id)
+    check_grant(grant, request)
+    assert grant is not None
+    account = reads.account(grant.account_id) if grant.account_id is not None else None
     if account is None or account.tenant_id != grant.tenant_id or not account.can_log_in:
         raise OAuthError(INVALID_GRANT, "the account can no longer log in")
     if grant.session_id is not None:
-        session = uow.accounts.get_session(grant.session_id)
-        if session is None or not session.is_active(now):
+        session = reads.session(grant.session_id)
+        if session is None or not session.is_active(request.now):
             raise OAuthError(INVALID_GRANT, "the login session this grant belongs to has ended")
-    return account
+    return grant, account
 
 
-def add_refresh_token(uow: UnitOfWork, grant: Grant, client: OidcClient, now: datetime) -> str | None:
+class RefreshTokenStore(Protocol):
+    """Where a new refresh token is written: a unit of work's ``oidc`` or a protocol transaction."""
+
+    def add_refresh_token(self, token: RefreshToken) -> None: ...
+
+
+def add_refresh_token(store: RefreshTokenStore, grant: Grant, client: OidcClient, now: datetime) -> str | None:
     """A new refresh token for the grant, if the client may have one (RFC 6749 §1.5, §6); it
     lives the client's refresh lifetime, never past the grant's own expiry."""
     if GrantType.REFRESH_TOKEN not in client.metadata.grant_types:
         return None
     token = new_token()
     lifetime = timedelta(seconds=client.metadata.refresh_token_lifetime_seconds)
-    uow.oidc.add_refresh_token(
+    store.add_refresh_token(
         RefreshToken(
             token_hash=hash_token(token),
             grant_id=grant.id,
@@ -303,29 +359,19 @@ def person_issuance(
     )
 
 
-def id_token_identity(uow: UnitOfWork, grant: Grant, scope: str) -> dict[str, Any] | None:
+def id_token_identity(identity_of: IdentityLookup, grant: Grant, scope: str) -> dict[str, Any] | None:
     """The verified identity's claims the grant's ID token may carry, read only when its
     ``claims`` parameter asks for one (:func:`sesame.oidc.assurance.grant_identity_claims`)."""
     if OPENID not in scope.split(" ") or not grant.claims.get("id_token"):
         return None
     names = oidc_claims.requested_claims(scope.split(" "), grant.claims, "id_token")
-    return grant_identity_claims(uow, grant, names)
+    return grant_identity_claims(identity_of, grant, names)
 
 
-def read_person(uow: UnitOfWork, request: TokenRequest, grant_id: str) -> tuple[Grant, Account]:
-    """The live grant and its person, read in the caller's read-only unit of work, before the
-    write transaction (no lock held): the write re-checks the grant, which every change that
-    matters here revokes (a logout, a lock, a password reset, a withdrawn consent)."""
-    grant = live_grant(uow, grant_id, request)
-    return grant, live_account(uow, grant, request.now)
-
-
-def record_issuance(
-    provider: Provider, uow: UnitOfWork, request: TokenRequest, issuance: Issuance, grant_type: GrantType
-) -> None:
-    """The ``oidc.token_issued`` audit event, in the grant's transaction (ids and kinds, never a token)."""
+def issuance_event(provider: Provider, request: TokenRequest, issuance: Issuance, grant_type: GrantType) -> AuditEvent:
+    """The ``oidc.token_issued`` audit event, for the grant's transaction (ids and kinds, never a token)."""
     grant = issuance.grant
-    provider.audit(
+    return provider.audit_event(
         request.tenant,
         "oidc.token_issued",
         client_id=request.client.client_id,
@@ -339,7 +385,6 @@ def record_issuance(
         },
         ip=request.ip,
         correlation_id=request.correlation_id,
-        uow=uow,
     )
 
 

@@ -20,14 +20,14 @@ from sesame.oidc.token.context import (
     add_refresh_token,
     check_grant,
     id_token_identity,
+    issuance_event,
     person_issuance,
     read_person,
-    record_issuance,
     token_response,
 )
 from sesame.oidc.token.errors import INVALID_GRANT, INVALID_SCOPE, OAuthError
 from sesame.oidc.tokens import hash_token, scopes_of
-from sesame.ports import UnitOfWork
+from sesame.ports import ProtocolTransaction
 
 MAX_REFRESH_TOKEN_LENGTH = 128
 REUSE_REASON = "refresh_token_reused"
@@ -41,31 +41,31 @@ def exchange(provider: Provider, request: TokenRequest) -> dict[str, Any]:
     token_hash = hash_token(value)
     signers = Signers.of(provider, request)
     issuance: Issuance | None = None
-    with provider.uow(readonly=True) as uow:  # every check that needs no write, no lock held
-        token = uow.oidc.get_refresh_token(token_hash)
-        # another client's token: refused, it is not this client's to spend (nor to revoke)
-        if token is None or token.client_id != request.client.client_id:
+    reads = provider.reads  # every check that needs no write, no lock held
+    token = reads.refresh_token(token_hash)
+    # another client's token: refused, it is not this client's to spend (nor to revoke)
+    if token is None or token.client_id != request.client.client_id:
+        raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
+    if token.rotated_at is None:
+        if token.expires_at <= request.now:
             raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
-        if token.rotated_at is None:
-            if token.expires_at <= request.now:
-                raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
-            grant, account = read_person(uow, request, token.grant_id)
-            scope = narrowed_scope(grant.scope, request.form.get("scope"))
-            # OpenID Connect Core §12.2: a refreshed ID token has no nonce (it answers no new request).
-            identity = id_token_identity(uow, grant, scope)
-            issuance = person_issuance(provider, request, grant, account, scope=scope, nonce=None, identity=identity)
-    with provider.uow() as uow:
-        rotated = uow.oidc.rotate_refresh_token(token_hash, request.now)
+        grant, account = read_person(reads, request, token.grant_id)
+        scope = narrowed_scope(grant.scope, request.form.get("scope"))
+        # OpenID Connect Core §12.2: a refreshed ID token has no nonce (it answers no new request).
+        identity = id_token_identity(reads.identity, grant, scope)
+        issuance = person_issuance(provider, request, grant, account, scope=scope, nonce=None, identity=identity)
+    with provider.writes.transaction() as tx:
+        rotated = tx.rotate_refresh_token(token_hash, request.now)
         if rotated is None:
             raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
         if rotated.rotated_at is not None or issuance is None:  # exchanged before, or in parallel
-            _revoke_family(provider, uow, request, rotated)
-            uow.commit()
+            _revoke_family(provider, tx, request, rotated)
+            tx.commit()
             raise OAuthError(INVALID_GRANT, "unknown, expired or revoked refresh token")
-        check_grant(uow.oidc.get_grant(token.grant_id), request)  # not revoked since it was read
-        issuance.refresh_token = add_refresh_token(uow, issuance.grant, request.client, request.now)
-        record_issuance(provider, uow, request, issuance, GrantType.REFRESH_TOKEN)
-        uow.commit()
+        check_grant(tx.grant(token.grant_id), request)  # not revoked since it was read
+        issuance.refresh_token = add_refresh_token(tx, issuance.grant, request.client, request.now)
+        tx.append_audit(issuance_event(provider, request, issuance, GrantType.REFRESH_TOKEN))
+        tx.commit()
     return token_response(provider, request, issuance, signers)
 
 
@@ -84,10 +84,10 @@ def narrowed_scope(granted: str, requested: str | None) -> str:
     return " ".join(s for s in granted_scopes if s in asked)
 
 
-def _revoke_family(provider: Provider, uow: UnitOfWork, request: TokenRequest, token: RefreshToken) -> None:
+def _revoke_family(provider: Provider, tx: ProtocolTransaction, request: TokenRequest, token: RefreshToken) -> None:
     """RFC 9700 §4.14.2: a rotated refresh token presented again revokes the grant it belongs to."""
-    revoked = uow.oidc.revoke_grant(token.grant_id, request.now, REUSE_REASON)
-    provider.audit(
+    revoked = tx.revoke_grant(token.grant_id, request.now, REUSE_REASON)
+    event = provider.audit_event(
         request.tenant,
         "oidc.refresh_token_reused",
         client_id=request.client.client_id,
@@ -95,5 +95,5 @@ def _revoke_family(provider: Provider, uow: UnitOfWork, request: TokenRequest, t
         details={"grant_id": token.grant_id, "grant_revoked": revoked},
         ip=request.ip,
         correlation_id=request.correlation_id,
-        uow=uow,
     )
+    tx.append_audit(event)

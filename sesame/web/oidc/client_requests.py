@@ -2,7 +2,8 @@
 
 RFC 6749 §3.2 (``application/x-www-form-urlencoded`` only, each parameter at most once, empty
 ones as if omitted), §5.1 (``Cache-Control: no-store``) and §5.2 (JSON errors). The protocol work
-itself runs in the thread pool (database, signatures); the handlers only translate HTTP.
+itself runs on the event loop when it needs nothing that waits (:func:`on_loop_first`), else in
+the thread pool; the handlers only translate HTTP.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def providers_of(request: Request) -> Providers:
             base_url=container.settings.base_url,
             tally=tally,
             reads=container.protocol_reads,
+            writes=container.protocol_writes,
         )
         cached = full.cache_only(
             container.oidc_clients.cached, container.signing_keys.cached_signer, container.signing_keys.cached_keyset

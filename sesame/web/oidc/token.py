@@ -1,9 +1,11 @@
 """``POST /{tenant}/token``: the token endpoint (RFC 6749 §3.2), see :mod:`sesame.oidc.token`.
 
-A client_credentials request of a cached client runs on the event loop (an HMAC and a signature,
-nothing written: ADR 0006); a grant that writes (a code, a refresh token) and a client whose
-record or keys are not cached go to a worker thread. So does a private_key_jwt assertion: its
-``jti`` is remembered in the shared counters.
+A request of a cached client runs on the event loop as far as it can (ADR 0006, ADR 0010): a
+client_credentials token (an HMAC and a signature, nothing written), and on SQLite a code or
+refresh token exchange too (its reads and its one short write transaction never wait on the
+network, and the write turn is taken only if it is free at once). Anything else goes to a worker
+thread: PostgreSQL, CIBA, a client or key not cached yet, a busy write turn; and a
+private_key_jwt assertion, whose ``jti`` is remembered in the shared counters.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ async def token(request: Request) -> Response:
     try:
         form = await read_form(request)
         authorization = request.headers.get("authorization")
-        if "client_assertion" in form or form.get("grant_type") != "client_credentials":
+        if "client_assertion" in form:  # its jti goes to the shared counters: never on the loop
             body = await run_in_threadpool(
                 endpoint.token, provider_of(request), tenant, form, authorization, **audit_origin(request)
             )

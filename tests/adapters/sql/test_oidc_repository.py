@@ -16,7 +16,7 @@ import pytest
 
 from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.models import AuthorizationCodeRow, OidcClientRow
-from sesame.adapters.sql.repositories.oidc import SqlProtocolReads
+from sesame.adapters.sql.protocol import SqlProtocolReads
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.domain.accounts import Account, AccountStatus
 from sesame.domain.errors import AlreadyExists, NotFound

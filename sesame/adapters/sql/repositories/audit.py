@@ -50,10 +50,67 @@ def _advance_statement(dialect: Any) -> Insert:
 # the ORM's per-statement work (most of an append's time on the token endpoint).
 _ADVANCE_HEAD_SQLITE = _advance_statement(sqlite)
 _ADVANCE_HEAD_POSTGRESQL = _advance_statement(postgresql)
-_INSERT_RECORD: Insert = insert(AuditEventRow)
-_SET_HEAD_HASH: Update = (
+INSERT_RECORD: Insert = insert(AuditEventRow)
+SET_HEAD_HASH: Update = (
     update(AuditHeadRow).where(AuditHeadRow.chain == bindparam("head_chain")).values(last_hash=bindparam("head_hash"))
 )
+
+
+def advance_statement_of(dialect_name: str) -> Insert:
+    """The head-moving upsert for this database (see :func:`_advance_statement`)."""
+    return _ADVANCE_HEAD_POSTGRESQL if dialect_name == "postgresql" else _ADVANCE_HEAD_SQLITE
+
+
+def normalised(event: AuditEvent) -> AuditEvent:
+    """The event checked, with its details as the database will give them back (JSON), which
+    is what is hashed."""
+    check_event(event)
+    return AuditEvent(
+        tenant_id=event.tenant_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        subject=event.subject,
+        ip=event.ip,
+        correlation_id=event.correlation_id,
+        details=json.loads(json.dumps(event.details, allow_nan=False)),
+    )
+
+
+#: The ``audit_events`` columns a record is written with (the parameters of :data:`INSERT_RECORD`).
+RECORD_COLUMNS = (
+    "chain",
+    "seq",
+    "tenant_id",
+    "occurred_at",
+    "type",
+    "actor",
+    "subject",
+    "ip",
+    "correlation_id",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def record_values(chain: int, seq: int, event: AuditEvent, prev_hash: str, digest: str) -> dict[str, Any]:
+    """The ``audit_events`` row of a record, keyed by :data:`RECORD_COLUMNS`."""
+    values = (
+        chain,
+        seq,
+        event.tenant_id,
+        event.occurred_at,
+        event.type,
+        event.actor,
+        event.subject,
+        event.ip,
+        event.correlation_id,
+        event.details,
+        prev_hash,
+        digest,
+    )
+    return dict(zip(RECORD_COLUMNS, values, strict=True))
 
 
 def chain_of(tenant_id: int | None) -> int:
@@ -84,18 +141,7 @@ class SqlAuditRepository:
 
     def append(self, event: AuditEvent) -> AuditRecord:
         """Append at the end of the event's chain, in the session's transaction."""
-        check_event(event)
-        # Hash what the database will give back: the details as JSON returns them.
-        event = AuditEvent(
-            tenant_id=event.tenant_id,
-            type=event.type,
-            occurred_at=event.occurred_at,
-            actor=event.actor,
-            subject=event.subject,
-            ip=event.ip,
-            correlation_id=event.correlation_id,
-            details=json.loads(json.dumps(event.details, allow_nan=False)),
-        )
+        event = normalised(event)
         chain = chain_of(event.tenant_id)
         session = self._session
         if session.autoflush:
@@ -103,28 +149,11 @@ class SqlAuditRepository:
         connection = session.connection()
         # The upsert locks the head until commit (PostgreSQL's row lock; on SQLite, the write
         # lock BEGIN IMMEDIATE holds), so concurrent appends to one chain take turns.
-        advance = _ADVANCE_HEAD_POSTGRESQL if connection.dialect.name == "postgresql" else _ADVANCE_HEAD_SQLITE
-        head = connection.execute(advance, {"head_chain": chain}).one()
+        head = connection.execute(advance_statement_of(connection.dialect.name), {"head_chain": chain}).one()
         seq, prev_hash = int(head.seq), str(head.last_hash)
         digest = chain_hash(seq, event, prev_hash)
-        connection.execute(
-            _INSERT_RECORD,
-            {
-                "chain": chain,
-                "seq": seq,
-                "tenant_id": event.tenant_id,
-                "occurred_at": event.occurred_at,
-                "type": event.type,
-                "actor": event.actor,
-                "subject": event.subject,
-                "ip": event.ip,
-                "correlation_id": event.correlation_id,
-                "details": event.details,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            },
-        )
-        connection.execute(_SET_HEAD_HASH, {"head_chain": chain, "head_hash": digest})
+        connection.execute(INSERT_RECORD, record_values(chain, seq, event, prev_hash, digest))
+        connection.execute(SET_HEAD_HASH, {"head_chain": chain, "head_hash": digest})
         return AuditRecord(seq=seq, event=event, prev_hash=prev_hash, hash=digest)
 
     def chain(self, tenant_id: int | None, after_seq: int = 0, limit: int = 1000) -> Sequence[AuditRecord]:

@@ -7,17 +7,15 @@ requests on SQLite (serialised write transactions) and PostgreSQL (row locks) ge
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Dialect, Engine, Select, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, CursorResult, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sesame.adapters.sql.models import (
-    AccountRow,
     AuthorizationCodeRow,
     ConsentRow,
     OidcClientRow,
@@ -27,12 +25,8 @@ from sesame.adapters.sql.models import (
     SigningKeyRow,
     TenantRow,
 )
-from sesame.adapters.sql.repositories.accounts import _ACCOUNT_FIELDS
-from sesame.adapters.sql.repositories.accounts import _account as account_of
-from sesame.domain.accounts import Account
 from sesame.domain.errors import AlreadyExists, NotFound
 from sesame.oidc.models import (
-    AccessTokenState,
     AuthorizationCode,
     ClientAuthMethod,
     ClientMetadata,
@@ -503,107 +497,3 @@ class SqlOidcRepository:
             .execution_options(synchronize_session=False)
         )
         return _rowcount(result) == 1
-
-
-# -- the hot read of introspection and userinfo ---------------------------------------------------
-
-
-class _PreparedRead:
-    """A SELECT compiled once for a dialect, run on a DB-API cursor with SQLAlchemy's own
-    parameter order and result processors: the values the ORM would give, without its cost."""
-
-    def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.order: Sequence[str] | None = list(compiled.positiontup or ()) if compiled.positional else None
-        columns = list(statement.selected_columns)
-        self.keys = [str(column.key) for column in columns]
-        self.processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
-
-    def first(self, cursor: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        cursor.execute(self.sql, [params[name] for name in self.order] if self.order is not None else dict(params))
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        return {
-            key: process(value) if process is not None else value
-            for key, process, value in zip(self.keys, self.processors, row, strict=True)
-        }
-
-
-class SqlProtocolReads:
-    """:class:`~sesame.ports.ProtocolReads` in SQL: one prebuilt statement per read, on a pooled
-    DB-API connection, outside any unit of work (a Session costs ~25 times the query).
-
-    On SQLite (a local file in WAL mode, where readers never wait for writers) the reads do not
-    block, so the endpoints may run them on the event loop; on PostgreSQL they are a network
-    round trip, and they run in a worker thread.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        dialect = engine.dialect
-        self.non_blocking = dialect.name == "sqlite"
-        revoked = (
-            select(RevokedAccessTokenRow.jti).where(RevokedAccessTokenRow.jti == bindparam("jti")).exists()
-        ).label("revoked")
-        self._client = _PreparedRead(
-            select(OidcClientRow.tenant_id, OidcClientRow.disabled_at, revoked).where(
-                OidcClientRow.client_id == bindparam("client_id")
-            ),
-            dialect,
-        )
-        self._grant_revoked = _PreparedRead(
-            select(*_GRANT_COLUMNS, revoked).where(OidcGrantRow.id == bindparam("grant_id")), dialect
-        )
-        self._grant = _PreparedRead(_GET_GRANT, dialect)
-        self._refresh_token = _PreparedRead(_GET_REFRESH_TOKEN, dialect)
-        # The columns the account repository maps (its own mapping makes the Account).
-        account_columns = ("id", "tenant_id", "status", "created_at", *_ACCOUNT_FIELDS)
-        self._account = _PreparedRead(
-            select(*(getattr(AccountRow, name) for name in account_columns)).where(
-                AccountRow.id == bindparam("account_id")
-            ),
-            dialect,
-        )
-
-    def access_token(self, jti: str, grant_id: str | None, client_id: str) -> AccessTokenState:
-        """Whether the jti was revoked, with the grant (a person's token) or the client's tenant
-        and enabled flag (a client's own token, ``grant_id`` None)."""
-        if grant_id is None:
-            row = self._first(self._client, {"jti": jti, "client_id": client_id})
-            if row is None:
-                return AccessTokenState(revoked=False)  # unknown client: invalid whatever the jti
-            return AccessTokenState(
-                revoked=bool(row["revoked"]),
-                client_tenant_id=row["tenant_id"],
-                client_enabled=row["disabled_at"] is None,
-            )
-        row = self._first(self._grant_revoked, {"jti": jti, "grant_id": grant_id})
-        if row is None:
-            return AccessTokenState(revoked=False)  # unknown grant: invalid whatever the jti
-        return AccessTokenState(revoked=bool(row.pop("revoked")), grant=_grant(SimpleNamespace(**row)))
-
-    def refresh_token(self, token_hash: str) -> RefreshToken | None:
-        row = self._first(self._refresh_token, {"token_hash": token_hash})
-        return _refresh_token(SimpleNamespace(**row)) if row else None
-
-    def grant(self, grant_id: str) -> Grant | None:
-        row = self._first(self._grant, {"grant_id": grant_id})
-        return _grant(SimpleNamespace(**row)) if row else None
-
-    def account(self, account_id: int) -> Account | None:
-        row = self._first(self._account, {"account_id": account_id})
-        # the account repository's own mapping, from the same attributes its ORM rows have
-        return account_of(cast(AccountRow, SimpleNamespace(**row))) if row else None
-
-    def _first(self, read: _PreparedRead, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        connection = self._engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                return read.first(cursor, params)
-            finally:
-                cursor.close()
-        finally:
-            connection.close()  # back to the pool (which rolls back whatever the driver began)
