@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from sesame.bootstrap import Container
+from sesame.domain.customer_numbers import draw_customer_number
 from sesame.domain.keypad import REF_SEPARATOR, KeypadLayout, draw_layout
 from sesame.domain.messages import StoredMessage
 from sesame.domain.tenants import Tenant
@@ -30,7 +31,8 @@ ADDRESS = ("12 rue des Lilas", "75011 Paris")
 BIRTH_DATE = date(1985, 4, 7)
 #: "Code provisoire : 123456" (fr) or "Temporary code: 123456" (en), in the letters.
 LETTER_CODE_RE = re.compile(r"(?:Code provisoire :|Temporary code:) (\d{6})")
-#: A code that every rule accepts (and that no drawn one-time code will be, with this birth date).
+#: A code that every rule accepts with this birth date, and with every customer number these tests
+#: draw (:func:`number_without_good_code`).
 GOOD_CODE = "480915"
 
 
@@ -40,8 +42,27 @@ def bank(container: Container) -> Tenant:
     return container.tenants.get("banque")
 
 
+def number_without_good_code() -> str:
+    """A customer number drawn as the bank draws it, never one that holds GOOD_CODE: the rules refuse
+    a code written in the customer number, and a random 10-digit number holds a given 6-digit code
+    once in 200,000 draws (a test choosing GOOD_CODE as its new code would then fail)."""
+    while GOOD_CODE in (number := draw_customer_number()):
+        pass
+    return number
+
+
 def customers(container: Container) -> BankCustomers:
-    return bank_customers(container)
+    """The bank's service as the pages build it (``bank_customers``), with the numbers above."""
+    return BankCustomers(
+        container.uow,
+        container.clock,
+        container.counters,
+        container.hasher,
+        container.keyed,
+        container.settings.base_url,
+        draw_number=number_without_good_code,
+        logouts=container.backchannel_logouts,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,8 @@ async def test_authenticates_with_the_url_credentials() -> None:
 
 
 async def test_raises_when_nothing_listens() -> None:
-    mailer = SmtpMailer(f"smtp://127.0.0.1:{free_port()}?timeout=5", SENDER)
-    with pytest.raises(aiosmtplib.SMTPConnectError):
-        await mailer.send_email(EmailMessage("a@example.org", "S", "t"))
+    with socket.socket() as closed:  # bound, never listening: refused, and no other test can take the port
+        closed.bind(("127.0.0.1", 0))
+        mailer = SmtpMailer(f"smtp://127.0.0.1:{closed.getsockname()[1]}?timeout=5", SENDER)
+        with pytest.raises(aiosmtplib.SMTPConnectError):
+            await mailer.send_email(EmailMessage("a@example.org", "S", "t"))

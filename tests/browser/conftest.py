@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.live_servers import sesame_server
 
@@ -27,6 +27,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 STARTUP_SECONDS = 15.0
+#: How long an action (a click, a navigation) and an ``expect`` wait at most. CI runs two workers,
+#: PostgreSQL and Chromium on two cores, and a step may wait on Tesseract, argon2 or a server-sent
+#: event: generous, since a passing test waits only as long as it must. (Playwright's own default
+#: for ``expect`` is 5 s, separate from the contexts' default timeout.)
+ACTION_TIMEOUT_MS = 30_000
+EXPECT_TIMEOUT_MS = 20_000
+
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +70,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 def context(browser: Browser) -> Iterator[BrowserContext]:
     """A fresh browser profile of a French customer (no cookies yet)."""
     fresh = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
-    fresh.set_default_timeout(10_000)
+    fresh.set_default_timeout(ACTION_TIMEOUT_MS)
     try:
         yield fresh
     finally:

@@ -23,7 +23,7 @@ from sesame.domain.identity import CaseStatus, Decision
 from sesame.services.accounts import NewAccount
 from sesame.services.context import RequestContext
 from sesame.services.outbox import list_messages
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import ACTION_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS
 from tests.live_servers import sesame_server
 from tests.specimens import MARIE, french_id_card_recto, french_id_card_verso
 
@@ -57,7 +57,7 @@ def page(camera_browser: Browser, server: tuple[str, Container]) -> Iterator[Pag
     base_url, _ = server
     context = camera_browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
     context.grant_permissions(["camera", "microphone"], origin=base_url)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     try:
         yield context.new_page()
     finally:

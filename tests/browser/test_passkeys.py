@@ -23,7 +23,9 @@ from sesame.services.accounts import NewAccount
 from sesame.services.context import RequestContext
 from sesame.services.sessions import session_id_of
 from sesame.web.session import session_cookie_name
+from tests.browser.conftest import ACTION_TIMEOUT_MS
 from tests.live_servers import sesame_server
+from tests.methods.totp_support import wrong_code
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +53,7 @@ def person(server: tuple[str, Container], request: pytest.FixtureRequest) -> str
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     fresh = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
-    fresh.set_default_timeout(10_000)
+    fresh.set_default_timeout(ACTION_TIMEOUT_MS)
     try:
         yield fresh
     finally:
@@ -166,7 +168,7 @@ def test_an_authenticator_app_added_by_its_key_then_asked_at_login(
     log_out(page, base)
     log_in_with_password(page, base, person)
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirmez qu’il s’agit bien de vous")
-    page.get_by_label("Code à 6 chiffres").fill("000000")
+    page.get_by_label("Code à 6 chiffres").fill(wrong_code(secret, time.time()))
     page.get_by_role("button", name="Confirmer").click()
     expect(page.locator("[data-factor-error]")).to_have_attribute("data-factor-error", "wrong")
     # The enrolment's code is spent; the next step's code is within the ±1 step window.

@@ -27,6 +27,39 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _serve(tmp_path: Path, env: dict[str, str], *, workers: int = 2) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """``sesame serve`` on a free port, started and answering ``/healthz``.
+
+    The port is free when it is picked, not when the server binds it a second or two later (the
+    other test worker starts servers too): a server that found it taken is started again on
+    another. Any other failure to start fails the test, with the server's log.
+    """
+    for attempt in range(3):
+        port = _free_port()
+        log_path = tmp_path / f"server-{attempt}.log"
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "sesame", "serve", "--port", str(port), "--workers", str(workers)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60  # generous: two workers importing the app on a loaded machine
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                return server, port, log_path
+            except httpx.TransportError:
+                time.sleep(0.2)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        if "address already in use" not in log_path.read_text(errors="replace").lower():
+            break
+    pytest.fail("the server did not start:\n" + log_path.read_text(errors="replace"))
+
+
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -53,26 +86,9 @@ def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_serves_with_two_workers(tmp_path: Path, database_url: str) -> None:
-    port = _free_port()
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "sesame", "serve", "--port", str(port), "--workers", "2"],
-            env=_env(tmp_path, database_url),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server, port, _log_path = _serve(tmp_path, _env(tmp_path, database_url))
     try:
-        deadline = time.monotonic() + 30
-        response = None
-        while time.monotonic() < deadline:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert response is not None, "the server did not start:\n" + log_path.read_text(errors="replace")
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert response.json()["status"] == "ok"
         # uvicorn's supervisor plus two worker processes (the multiprocessing helper may add one).
         assert len([c for c in _children(server.pid) if Path(f"/proc/{c}/cmdline").exists()]) >= 2
@@ -173,26 +189,10 @@ def test_two_workers_issue_and_check_client_tokens_and_audit_them_when_stopped(
     client, secret = container.oidc_clients.create(tenant, "Batch", grant_types=["client_credentials"])
     assert secret is not None
     basic = "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
-    port = _free_port()
-    log_path = tmp_path / "server.log"
     env = {**_env(tmp_path, database_url), "SESAME_BASE_URL": "http://127.0.0.1"}
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "sesame", "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server, port, log_path = _serve(tmp_path, env)
     url = f"http://127.0.0.1:{port}/laposte"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
         with httpx.Client(timeout=5) as http:
             form = {"grant_type": "client_credentials"}
             tokens = [http.post(f"{url}/token", data=form, headers={"Authorization": basic}) for _ in range(30)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from datetime import date
 
@@ -25,6 +26,11 @@ from sesame.domain.keypad import (
 DRAWS = 4000
 #: chi-square with 15 degrees of freedom: P(X > 37.7) = 0.001. A biased keypad fails by far.
 CHI2_LIMIT_15_DOF = 37.7
+#: The statistics below draw through the functions' own ``rng`` parameter, seeded: the same draws
+#: every run. With the system's generator a fair keypad would fail one of these eleven 1-in-1,000
+#: checks about once in a hundred runs (and the 2,000 drawn codes would repeat more than ten times
+#: about once in twenty thousand). A biased drawing fails with this seed as with any other.
+SEED = 20260115
 
 
 def chi_square(counts: Counter[int], cells: int, draws: int) -> float:
@@ -43,7 +49,8 @@ def test_a_layout_has_the_ten_digits_once_on_sixteen_cells() -> None:
 
 @pytest.fixture(scope="module")
 def layouts() -> list[KeypadLayout]:
-    return [draw_layout() for _ in range(DRAWS)]
+    rng = random.Random(SEED)
+    return [draw_layout(rng) for _ in range(DRAWS)]  # type: ignore[arg-type]  # seeded, see SEED
 
 
 @pytest.mark.parametrize("digit", list(DIGITS))
@@ -135,7 +142,11 @@ def test_a_good_code_passes() -> None:
 
 
 def test_drawn_codes_follow_the_rules() -> None:
-    codes = [draw_code(birth_date=date(1985, 4, 7), customer_number="7992739871") for _ in range(2000)]
+    rng = random.Random(SEED)
+    codes = [
+        draw_code(rng, birth_date=date(1985, 4, 7), customer_number="7992739871")  # type: ignore[arg-type]
+        for _ in range(2000)
+    ]
     assert all(not trivial_code_reasons(c, birth_date=date(1985, 4, 7), customer_number="7992739871") for c in codes)
     assert len(set(codes)) > 1990
     # Spread over the whole range: each leading digit about a tenth of the time.

@@ -26,6 +26,7 @@ from sesame.services.demo import load_demo
 from sesame.services.outbox import list_messages
 from sesame.services.sessions import LiveSession
 from sesame.web.pages.account import account_settings
+from tests.methods.totp_support import wrong_code
 from tests.methods.webauthn_support import SoftAuthenticator
 
 BROWSER = "browser-cookie-factors"
@@ -108,7 +109,7 @@ def test_a_fresh_login_goes_straight_to_the_app_enrolment(
     assert flow.state is FactorsState.ENROL_TOTP and flow.context.totp_seed
     seed = container.factors.totp_enrolment(tenant, account, flow.context.totp_seed).secret_text.replace(" ", "")
     assert seed not in json.dumps(flow.record.context)  # encrypted in the flow's row
-    wrong = step(container, runner, tenant, flow, live, {"code": "000000"})
+    wrong = step(container, runner, tenant, flow, live, {"code": wrong_code(seed, container.clock.now())})
     assert wrong.flow.state is FactorsState.ENROL_TOTP and wrong.flow.context.error == "wrong_code"
     assert wrong.flow.context.totp_seed == flow.context.totp_seed  # no need to scan again
     code = pyotp.TOTP(seed).at(container.clock.now())

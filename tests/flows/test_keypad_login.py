@@ -9,6 +9,7 @@ post; "secure my access"; keys pressed one submit at a time, without JavaScript.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -122,8 +123,12 @@ def test_two_different_entries_start_the_choice_again(container: Container, cust
     flow = type_code(container, flow, "480916")
     assert (flow.state, flow.context.error) == (KeypadLoginState.NEW_CODE, "mismatch")
     assert choose_code(container, flow).state is KeypadLoginState.DONE
-    # The first entry is kept as a keyed hash bound to the flow, never as digits.
-    assert GOOD_CODE not in json.dumps(current(container, flow).record.context)
+    # The first entry is kept as a keyed hash bound to the flow, never as digits. (Digests are hex
+    # noise, where 6 given digits turn up by chance: they are checked for their shape instead.)
+    context = dict(current(container, flow).record.context)
+    digests = [context.pop(name, None) for name in ("new_code_digest", "session_id")]
+    assert all(digest is None or re.fullmatch(r"[0-9a-f]{64}", str(digest)) for digest in digests)
+    assert GOOD_CODE not in json.dumps(context)
 
 
 # -- the keypad: a new layout every attempt, references of one flow only -------------------------------------------
@@ -376,7 +381,8 @@ def test_a_new_login_ends_the_browsers_previous_session(container: Container, cu
 def test_audit_details_hold_no_code(container: Container, customer: Customer) -> None:
     type_code(container, start(container), WRONG, customer.number)
     first_login(container, customer)
-    dumped = json.dumps(audit(container))
+    # Session references aside: 16 hex digits, where 6 given digits turn up now and then.
+    dumped = re.sub(r'"session_ref": "[0-9a-f]+"', '"session_ref": ""', json.dumps(audit(container)))
     for secret in (customer.code, GOOD_CODE, WRONG):
         assert secret not in dumped
     types = [event for event, _, _ in audit(container)]

@@ -311,7 +311,7 @@ def _parallel_wrong_passwords(container: Container, email: str) -> None:
     barrier = threading.Barrier(20)
 
     def attempt(flow: Flow[LoginState, LoginContext]) -> str:
-        barrier.wait(timeout=10)  # in waves of 20: as parallel as the pool allows
+        barrier.wait(timeout=60)  # in waves of 20: as parallel as the pool allows (generous on a loaded CI)
         result = submit(container, runner, tenant, flow, {"identifier": email, "password": "Wrong-password-1"})
         return result.errors["login"]
 

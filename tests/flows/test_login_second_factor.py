@@ -29,6 +29,7 @@ from sesame.services.demo import load_demo
 from sesame.services.password_change import PasswordChangeService
 from sesame.services.sessions import session_id_of
 from sesame.services.throttling import Throttle
+from tests.methods.totp_support import wrong_code
 from tests.methods.webauthn_support import SoftAuthenticator
 
 BROWSER = "browser-cookie-value-2fa"
@@ -164,8 +165,9 @@ def test_a_wrong_code_stays_and_is_counted_by_the_lockout(
     seed = enrol_totp(container, tenant, account)
     flow = password_step(container, runner, tenant)
     max_failures = tenant.policy.lockout.max_failures
+    wrong = wrong_code(seed, clock.now())
     for attempt in range(max_failures):
-        result = submit(container, runner, tenant, flow, {"action": "totp", "code": "123456"})
+        result = submit(container, runner, tenant, flow, {"action": "totp", "code": wrong})
         flow = result.flow
         assert flow.state is LoginState.SECOND_FACTOR and flow.context.factor_error_kind == "totp"
         assert flow.context.factor_error == ("wrong" if attempt < max_failures - 1 else "suspended")
@@ -181,15 +183,15 @@ def test_a_wrong_code_stays_and_is_counted_by_the_lockout(
 def test_a_new_login_with_the_password_does_not_reset_the_second_factor_count(
     container: Container, runner: FlowRunner, tenant: Tenant, account: Account
 ) -> None:
-    enrol_totp(container, tenant, account)
+    wrong = wrong_code(enrol_totp(container, tenant, account), container.clock.now())
     max_failures = tenant.policy.lockout.max_failures
     for _ in range(max_failures - 1):
         flow = password_step(container, runner, tenant)
-        assert submit(
-            container, runner, tenant, flow, {"action": "totp", "code": "123456"}
-        ).flow.context.factor_error == ("wrong")
+        assert submit(container, runner, tenant, flow, {"action": "totp", "code": wrong}).flow.context.factor_error == (
+            "wrong"
+        )
     flow = password_step(container, runner, tenant)
-    assert submit(container, runner, tenant, flow, {"action": "totp", "code": "123456"}).flow.context.factor_error == (
+    assert submit(container, runner, tenant, flow, {"action": "totp", "code": wrong}).flow.context.factor_error == (
         "suspended"
     )
 

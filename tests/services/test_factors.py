@@ -24,6 +24,7 @@ from sesame.methods.passkey import PasskeyRejected
 from sesame.services.context import RequestContext
 from sesame.services.factors import FactorService, FactorStatus
 from sesame.services.outbox import list_messages
+from tests.methods.totp_support import wrong_code
 from tests.methods.webauthn_support import SoftAuthenticator
 from tests.services.accounts_support import STRONG_PASSWORD, audit_events, create_account, demo_tenant
 
@@ -164,10 +165,11 @@ def test_wrong_codes_suspend_by_the_tenant_policy_and_a_password_does_not_clear_
 ) -> None:
     seed = add_totp(container, tenant, account)
     policy = tenant.policy.lockout
+    wrong = wrong_code(seed, clock.now())
     for attempt in range(policy.max_failures):
         # A correct password between wrong codes (a new login each time) must not reset the count.
         assert container.authenticator.authenticate(tenant, account.email or "", STRONG_PASSWORD, CTX).ok
-        outcome = factors.verify_second_factor(tenant, account.id, FactorKind.TOTP, "000000", None, CTX)
+        outcome = factors.verify_second_factor(tenant, account.id, FactorKind.TOTP, wrong, None, CTX)
         expected = FactorStatus.WRONG if attempt < policy.max_failures - 1 else FactorStatus.SUSPENDED
         assert outcome.status is expected
     clock.advance(seconds=30)
@@ -182,12 +184,12 @@ def test_wrong_codes_suspend_by_the_tenant_policy_and_a_password_does_not_clear_
 def test_unlock_forgets_the_second_factor_failures(
     container: Container, tenant: Tenant, account: Account, factors: FactorService
 ) -> None:
-    add_totp(container, tenant, account)
-    factors.verify_second_factor(tenant, account.id, FactorKind.TOTP, "000000", None, CTX)
+    wrong = wrong_code(add_totp(container, tenant, account), container.clock.now())
+    factors.verify_second_factor(tenant, account.id, FactorKind.TOTP, wrong, None, CTX)
     factors.unlock(tenant, account.id)
     policy = tenant.policy.lockout
     outcomes = [
-        factors.verify_second_factor(tenant, account.id, FactorKind.TOTP, "000000", None, CTX).remaining_attempts
+        factors.verify_second_factor(tenant, account.id, FactorKind.TOTP, wrong, None, CTX).remaining_attempts
         for _ in range(2)
     ]
     assert outcomes == [policy.max_failures - 1, policy.max_failures - 2]

@@ -12,6 +12,7 @@ import email.policy
 import json
 import random
 import socket
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -277,7 +278,8 @@ async def test_run_forever_delivers_and_survives_errors(settings: Settings, cloc
             failing = asyncio.create_task(run_forever(broken, owner="broken"))
             message_id = queue_email(working)
             delivering = asyncio.create_task(run_forever(working, owner="ok"))
-            for _ in range(500):
+            deadline = time.monotonic() + 30  # generous: a loaded CI machine runs the passes later
+            while time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
                 passes_failed = sum(1 for e in logs if e["event"] == "outbox.pass_failed")
                 if stored(working, message_id).status is DeliveryStatus.SENT and passes_failed >= 3:

@@ -31,6 +31,7 @@ from sesame.services.outbox import list_messages
 from sesame.services.sessions import session_id_of
 from sesame.web.pages.account import offers_factors
 from sesame.web.session import session_cookie_name
+from tests.methods.totp_support import wrong_code
 from tests.methods.webauthn_support import SoftAuthenticator
 from tests.protocol.authorize_support import REDIRECT_URI, authorize_query, register
 
@@ -156,7 +157,7 @@ def test_adding_an_app_by_qr_code_then_logging_in_with_its_code(
     secret_match = SECRET_RE.search(page)
     assert secret_match
     secret = secret_match.group(1).replace(" ", "")
-    wrong = post(client, url, page, "enrol_totp", code="000000")
+    wrong = post(client, url, page, "enrol_totp", code=wrong_code(secret, clock.now()))
     assert 'data-factor-error="wrong_code"' in follow(client, wrong).text
     assert container.factors.factors(account.id) == []
     answer = post(client, url, page, "enrol_totp", code=pyotp.TOTP(secret).at(clock.now()), label="Mon Fairphone")
@@ -170,7 +171,7 @@ def test_adding_an_app_by_qr_code_then_logging_in_with_its_code(
     second = follow(client, log_in(client))
     assert 'data-flow-state="second_factor"' in second.text and "Confirmez qu’il s’agit bien de vous" in second.text
     flow_url = urlsplit(str(second.url)).path
-    refused = post(client, flow_url, second.text, "second_factor", action="totp", code="000000")
+    refused = post(client, flow_url, second.text, "second_factor", action="totp", code=wrong_code(secret, clock.now()))
     assert 'data-factor-error="wrong"' in follow(client, refused).text
     assert client.cookies.get(session_cookie_name(container.settings, tenant)) is None
     done = post(client, flow_url, second.text, "second_factor", action="totp", code=pyotp.TOTP(secret).at(clock.now()))
