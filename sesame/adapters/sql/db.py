@@ -132,15 +132,15 @@ class WriterGate:
 
     def try_enter_for(self, connection: object, *, patience: float = 0.005) -> bool:
         """The write turn of ``connection``'s transaction if it can be had within ``patience``
-        seconds (another process's turn usually lasts a fraction of a millisecond, so the file is
-        polled finely), never waiting for a thread of this process: for work on the event loop.
-        False: nothing is held."""
+        seconds (a turn usually lasts a fraction of a millisecond, so the file is polled finely):
+        for work on the event loop, which must not wait longer. False: nothing is held."""
         if self._holder is connection:
             return True
-        if not self._lock.acquire(blocking=False):
+        deadline = time.monotonic() + patience
+        if not self._lock.acquire(timeout=patience):
             return False
         try:
-            if self._locked_file(patience, self.FINE_POLL_SECONDS):
+            if self._locked_file(max(0.0, deadline - time.monotonic()), self.FINE_POLL_SECONDS):
                 self._holder, self._thread = connection, threading.get_ident()
                 return True
         except OSError:

@@ -310,6 +310,10 @@ class _SqlProtocolTransaction:
         self.committed = True
 
 
+#: How long a transaction that may not wait lets SQLite's busy handler wait for its write lock.
+LOOP_BUSY_MILLISECONDS = 2
+
+
 class SqlProtocolWrites:
     """:class:`~sesame.ports.ProtocolWrites` in SQL (see the module's docstring)."""
 
@@ -351,12 +355,13 @@ class SqlProtocolWrites:
     @staticmethod
     def _begin_immediate(cursor: Any, *, wait: bool) -> None:
         """SQLite's write lock, up front (as the write engine's ``BEGIN`` event takes it). Not
-        waiting: the gate is ours, so the lock is free unless a writer went around the gate; then
-        give up at once rather than hold the event loop in SQLite's busy handler."""
+        waiting: the gate is ours, so the lock is free unless a writer went around the gate (or
+        SQLite is busy for a moment with its write-ahead log); then give up after
+        :data:`LOOP_BUSY_MILLISECONDS` rather than hold the event loop in SQLite's busy handler."""
         if wait:
             cursor.execute("BEGIN IMMEDIATE")
             return
-        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.execute(f"PRAGMA busy_timeout={LOOP_BUSY_MILLISECONDS}")
         try:
             cursor.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:

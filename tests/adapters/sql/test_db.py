@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from sesame.adapters.sql.db import Database, is_sqlite
+from sesame.adapters.sql.db import Database, is_sqlite, writer_gate
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.domain.audit import AuditEvent
 from sesame.domain.errors import AlreadyExists
@@ -115,3 +117,36 @@ def test_the_writer_gate_opens_after_every_kind_of_ending(database_url: str) -> 
     database.dispose()
     assert names == {"committed", "after-commit", "after-rollback", "after-failure"}
     assert Path(database_url.removeprefix("sqlite:///") + "-writer.lock").exists()
+
+
+def test_the_writer_gate_can_be_tried_without_waiting_long(database_url: str) -> None:
+    """The event loop's way in (``try_enter_for``): it waits for a turn that ends within its
+    patience, gives up quickly on one that does not, and holds nothing after giving up."""
+    if not is_sqlite(database_url):
+        pytest.skip("the gate is SQLite's")
+    database = Database(database_url)
+    gate = writer_gate(database.engine)
+    assert gate is not None and writer_gate(database.read_engine) is None  # readers need no turn
+    mine, theirs = object(), object()
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        assert gate.try_enter_for(theirs, patience=5)
+        holding.set()
+        release.wait(30)
+        gate.leave_for(theirs)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        assert gate.try_enter_for(mine, patience=0.05) is False  # a long turn: give up
+        assert time.monotonic() - started < 5
+        threading.Timer(0.2, release.set).start()
+        assert gate.try_enter_for(mine, patience=20) is True  # a turn that ends soon: wait for it
+        gate.leave_for(mine)
+    finally:
+        release.set()
+        thread.join(10)
+        database.dispose()
