@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sesame.adapters.sql.db import Database
+from sesame.adapters.sql.models import CredentialRow
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.domain.accounts import Account, AccountStatus, AccountToken, BrowserSession, TokenPurpose
 from sesame.domain.errors import AlreadyExists, NotFound
@@ -178,6 +179,41 @@ def test_credentials(uow: SqlUnitOfWorkFactory, tenants: tuple[int, int]) -> Non
         assert tx.accounts.credentials(added.id, "password")[0].last_used_at == later + timedelta(hours=1)
 
 
+def test_set_credential_replaces_the_oldest_of_duplicates(uow: SqlUnitOfWorkFactory, tenants: tuple[int, int]) -> None:
+    """Two credentials of one kind (a race of two first settings) tie: the lowest id is the one
+    replaced, whatever order the database reads them in. The row with the higher id is written
+    first, so that table and index order are not id order."""
+    (added,) = add(uow, account(tenants[0]))
+
+    def password(secret_hash: str, row_id: int) -> CredentialRow:
+        return CredentialRow(
+            id=row_id,
+            account_id=added.id,
+            kind="password",
+            secret_hash=secret_hash,
+            created_at=NOW,
+            updated_at=NOW,
+            label="",
+            meta={},
+        )
+
+    with uow() as tx:
+        assert tx.session is not None
+        tx.session.add(password("$argon2id$higher", 1_000_001))
+        tx.session.flush()
+        tx.session.add(password("$argon2id$lower", 1_000_000))
+        tx.commit()
+    with uow() as tx:
+        replaced = tx.accounts.set_credential(added.id, "password", "$argon2id$new", NOW + timedelta(days=1))
+        tx.commit()
+    assert replaced.id == 1_000_000
+    with uow(readonly=True) as tx:
+        assert [(c.id, c.secret_hash) for c in tx.accounts.credentials(added.id, "password")] == [
+            (1_000_000, "$argon2id$new"),
+            (1_000_001, "$argon2id$higher"),
+        ]
+
+
 # -- sessions ----------------------------------------------------------------------------------------
 
 
@@ -199,6 +235,35 @@ def test_sessions(uow: SqlUnitOfWorkFactory, tenants: tuple[int, int]) -> None:
         assert ended is not None and (ended.ended_at, ended.end_reason) == (NOW, "logout")
         assert len(tx.accounts.sessions_of(theirs.id, NOW)) == 1
         assert tx.accounts.sessions_of(mine.id, NOW + timedelta(hours=13)) == []
+
+
+def test_sessions_of_tied_sessions_keep_one_order(uow: SqlUnitOfWorkFactory, tenants: tuple[int, int]) -> None:
+    """Newest activity first, then newest created, then the id: ties (a frozen clock, one
+    microsecond) never reshuffle the list. The rows go in, and "b" is rewritten (on PostgreSQL
+    its row moves to the end of the table), in an order the expected one is not."""
+    (mine,) = add(uow, account(tenants[0]))
+    earlier = NOW - timedelta(minutes=1)
+
+    def browser(session_id: str, created_at: datetime, last_seen_at: datetime = NOW) -> BrowserSession:
+        made = session(mine.id, tenants[0], session_id * 64)
+        made.created_at, made.last_seen_at = created_at, last_seen_at
+        return made
+
+    with uow() as tx:
+        for made in (
+            browser("b", earlier),
+            browser("d", earlier),
+            browser("a", NOW),
+            browser("e", earlier, last_seen_at=earlier),
+            browser("c", earlier),
+        ):
+            tx.accounts.add_session(made)
+        tx.commit()
+    with uow() as tx:
+        tx.accounts.touch_session("b" * 64, NOW, NOW + timedelta(minutes=30))
+        tx.commit()
+    with uow(readonly=True) as tx:
+        assert [s.id[0] for s in tx.accounts.sessions_of(mine.id, NOW)] == ["a", "d", "c", "b", "e"]
 
 
 def test_a_long_end_reason_is_cut(uow: SqlUnitOfWorkFactory, tenants: tuple[int, int]) -> None:

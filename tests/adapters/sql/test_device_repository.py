@@ -159,3 +159,20 @@ def test_a_request_is_decided_once_and_consumed_once(uow: SqlUnitOfWorkFactory, 
     with uow() as tx:
         assert tx.approvals.delete_before(NOW + timedelta(hours=1)) == 2
         tx.commit()
+
+
+def test_by_poll_handle_settles_a_tie_the_same_way(uow: SqlUnitOfWorkFactory, ids: tuple[int, int]) -> None:
+    """The newest request of a handle; of two of the same instant, always the same one (the
+    greatest id). "ar_c" is written first and rewritten (on PostgreSQL its row moves to the end)."""
+    older = _request(ids, "ar_d")
+    older.created_at = NOW - timedelta(seconds=1)
+    with uow() as tx:
+        for request in (_request(ids, "ar_c"), _request(ids, "ar_a"), older, _request(ids, "ar_b")):
+            tx.approvals.add(request)
+        tx.commit()
+    with uow() as tx:
+        assert tx.approvals.decide("ar_c", ApprovalStatus.DENIED, NOW, device_id=None)
+        tx.commit()
+    with uow(readonly=True) as tx:
+        found = tx.approvals.by_poll_handle("h" * 64)
+        assert found is not None and found.id == "ar_c"

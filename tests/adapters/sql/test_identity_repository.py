@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -11,7 +12,14 @@ from sesame.adapters.sql.db import Database
 from sesame.adapters.sql.uow import SqlUnitOfWorkFactory
 from sesame.domain.accounts import Account, AccountStatus
 from sesame.domain.errors import FlowStateError
-from sesame.domain.identity import CaseStatus, CodePurpose, ProofingCase, VerificationMethod
+from sesame.domain.identity import (
+    CaseCode,
+    CaseStatus,
+    CodePurpose,
+    ProofingCase,
+    VerificationMethod,
+    VerifiedIdentity,
+)
 from sesame.domain.tenants import TenantPolicy
 from tests.identity_support import NOW, new_case, walk
 
@@ -122,7 +130,94 @@ def test_a_verified_identity_round_trips_and_outlives_the_case(
         assert tx.identities.ended_before(NOW, tenant_id) == []
 
 
-def _code():  # type: ignore[no-untyped-def]
-    from sesame.domain.identity import CaseCode
+def test_the_review_queue_orders_ties_by_creation(uow: SqlUnitOfWorkFactory, account_ids: tuple[int, int]) -> None:
+    """Oldest submission first, then oldest change, then creation: cases submitted and changed at
+    the same instant keep one order. The first case is rewritten with an indexed column changed
+    and changed back (on PostgreSQL its row, and its index entries, move to the end), so that the
+    order the database reads them in is not the expected one."""
+    with uow() as tx:
+        tenant_id = tx.tenants.get_by_slug("laposte").id  # type: ignore[union-attr]
 
+    def waiting(submitted_at: datetime | None, updated_at: datetime = NOW) -> ProofingCase:
+        case = new_case(account_id=account_ids[0])
+        case.tenant_id, case.status, case.method = tenant_id, CaseStatus.ONLINE_REVIEW, VerificationMethod.ONLINE
+        case.submitted_at, case.updated_at = submitted_at, updated_at
+        return stored(uow, case)
+
+    first, second = waiting(NOW), waiting(NOW)
+    unsubmitted = waiting(None, NOW - timedelta(days=1))
+    changed_earlier = waiting(NOW, NOW - timedelta(minutes=1))
+    third = waiting(NOW)
+    submitted_earlier = waiting(NOW - timedelta(hours=1))
+    for updated_at in (NOW - timedelta(days=2), NOW):
+        first.updated_at = updated_at
+        with uow() as tx:
+            tx.proofing.save(first)
+            tx.commit()
+    with uow(readonly=True) as tx:
+        queue = tx.proofing.queue(tenant_id, [CaseStatus.ONLINE_REVIEW], methods=[VerificationMethod.ONLINE])
+        assert [case.id for case in queue] == [
+            submitted_earlier.id,
+            changed_earlier.id,
+            first.id,
+            second.id,
+            third.id,
+            unsubmitted.id,
+        ]
+        page = tx.proofing.queue(tenant_id, [CaseStatus.ONLINE_REVIEW], limit=2, offset=2)
+        assert [case.id for case in page] == [first.id, second.id]
+
+
+def _verified(uow: SqlUnitOfWorkFactory, account_id: int) -> VerifiedIdentity:
+    """A verified identity (mobile +33612345678), from a case taken to activation."""
+    with uow() as tx:
+        tenant_id = tx.tenants.get_by_slug("laposte").id  # type: ignore[union-attr]
+    case = new_case(account_id=account_id)
+    case.tenant_id = tenant_id
+    walk(case, CaseStatus.ACTIVATION)
+    case.codes[CodePurpose.ACTIVATION.value] = case.codes.get(CodePurpose.ACTIVATION.value) or _code()
+    case = stored(uow, case)
+    return case.activate(NOW + timedelta(hours=2))
+
+
+def _shuffled_identities(uow: SqlUnitOfWorkFactory, account_ids: tuple[int, int]) -> list[VerifiedIdentity]:
+    """Four identities of one mobile, alike but for their ids; the first one's mobile is changed
+    and changed back once they are all in (on PostgreSQL its row, and its index entries, move to
+    the end), so that the order the database reads them in is not id order."""
+    template = _verified(uow, account_ids[0])
+    with uow() as tx:
+        added = [tx.identities.add(replace(template, id=0, account_id=account_ids[i % 2])) for i in range(4)]
+        tx.commit()
+    assert [identity.id for identity in added] == sorted(identity.id for identity in added)
+    for mobile in ("+33700000000", "+33612345678"):
+        added[0].mobile = mobile
+        with uow() as tx:
+            tx.identities.save(added[0])
+            tx.commit()
+    return added
+
+
+def test_identities_sharing_a_mobile_come_oldest_first(uow: SqlUnitOfWorkFactory, account_ids: tuple[int, int]) -> None:
+    added = _shuffled_identities(uow, account_ids)
+    with uow(readonly=True) as tx:
+        found = tx.identities.by_mobile(added[0].tenant_id, "+33612345678")
+    assert [identity.id for identity in found] == [identity.id for identity in added]
+
+
+def test_ended_identities_come_in_fixed_batches(uow: SqlUnitOfWorkFactory, account_ids: tuple[int, int]) -> None:
+    """Identities that ended at the same instant come by id: each batch of ``limit`` is a fixed one."""
+    added = _shuffled_identities(uow, account_ids)
+    with uow() as tx:
+        for identity in reversed(added):
+            identity.revoked_at, identity.revoked_reason = NOW + timedelta(days=1), "account closed"
+            tx.identities.save(identity)
+        tx.commit()
+    ids, tenant_id = [identity.id for identity in added], added[0].tenant_id
+    with uow(readonly=True) as tx:
+        assert tx.identities.by_mobile(tenant_id, "+33612345678") == []
+        assert tx.identities.ended_before(NOW + timedelta(days=2), tenant_id, limit=3) == ids[:3]
+        assert tx.identities.ended_before(NOW + timedelta(days=2), tenant_id) == ids
+
+
+def _code() -> CaseCode:
     return CaseCode(digest="d" * 64, expires_at=NOW + timedelta(days=1), sent_at=NOW)

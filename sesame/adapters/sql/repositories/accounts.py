@@ -188,7 +188,9 @@ class SqlAccountRepository:
     def set_credential(self, account_id: int, kind: str, secret_hash: str, now: datetime) -> Credential:
         """Replace the account's credential of ``kind`` (password, keypad code) by a new hash."""
         row = self._session.scalars(
-            select(CredentialRow).where(CredentialRow.account_id == account_id, CredentialRow.kind == kind)
+            select(CredentialRow)
+            .where(CredentialRow.account_id == account_id, CredentialRow.kind == kind)
+            .order_by(CredentialRow.id)
         ).first()
         if row is None:
             row = CredentialRow(
@@ -258,7 +260,8 @@ class SqlAccountRepository:
         )
 
     def sessions_of(self, account_id: int, now: datetime) -> Sequence[BrowserSession]:
-        """The account's live sessions, newest first."""
+        """The account's live sessions, newest first: by last activity, then by creation; the
+        random id only settles exact ties, so that the list shown never reshuffles."""
         rows = self._session.scalars(
             select(SessionRow)
             .where(
@@ -267,7 +270,7 @@ class SqlAccountRepository:
                 SessionRow.expires_at > now,
                 SessionRow.idle_expires_at > now,
             )
-            .order_by(SessionRow.last_seen_at.desc())
+            .order_by(SessionRow.last_seen_at.desc(), SessionRow.created_at.desc(), SessionRow.id.desc())
         )
         return [_session(r) for r in rows]
 

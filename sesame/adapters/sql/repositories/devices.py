@@ -304,7 +304,9 @@ class SqlApprovalRepository:
         row = self._session.scalars(
             select(ApprovalRequestRow)
             .where(ApprovalRequestRow.poll_handle_hash == handle_hash)
-            .order_by(ApprovalRequestRow.created_at.desc())
+            # The request id is random: it only settles two requests of the same instant, but
+            # always the same way.
+            .order_by(ApprovalRequestRow.created_at.desc(), ApprovalRequestRow.id.desc())
             .limit(1)
             .execution_options(populate_existing=True)
         ).first()

@@ -199,13 +199,16 @@ class SqlProofingRepository:
         limit: int = 100,
         offset: int = 0,
     ) -> Sequence[ProofingCase]:
-        """Cases waiting in these states, oldest first (by submission, then by last change)."""
+        """Cases waiting in these states, oldest first (by submission, then by last change, then by
+        creation)."""
         query = select(ProofingCaseRow).where(
             ProofingCaseRow.tenant_id == tenant_id, ProofingCaseRow.status.in_([status.value for status in statuses])
         )
         if methods is not None:
             query = query.where(ProofingCaseRow.method.in_([method.value for method in methods]))
-        query = query.order_by(ProofingCaseRow.submitted_at.asc().nulls_last(), ProofingCaseRow.updated_at.asc())
+        query = query.order_by(
+            ProofingCaseRow.submitted_at.asc().nulls_last(), ProofingCaseRow.updated_at.asc(), ProofingCaseRow.id.asc()
+        )
         return [_case(row) for row in self._session.scalars(query.limit(limit).offset(offset))]
 
     def stale(
@@ -263,12 +266,15 @@ class SqlIdentityRepository:
         return _identity(row) if row else None
 
     def by_mobile(self, tenant_id: int, e164: str) -> Sequence[VerifiedIdentity]:
+        """The tenant's active identities with this mobile, oldest first."""
         rows = self._session.scalars(
-            select(VerifiedIdentityRow).where(
+            select(VerifiedIdentityRow)
+            .where(
                 VerifiedIdentityRow.tenant_id == tenant_id,
                 VerifiedIdentityRow.mobile == e164,
                 VerifiedIdentityRow.revoked_at.is_(None),
             )
+            .order_by(VerifiedIdentityRow.id)
         )
         return [_identity(row) for row in rows]
 
@@ -293,7 +299,8 @@ class SqlIdentityRepository:
 
     def ended_before(self, before: datetime, tenant_id: int, limit: int = 500) -> Sequence[int]:
         """Ids of identities that ended (revoked, or their account closed) before ``before``: their
-        evidence is past retention. An identity in use keeps its evidence."""
+        evidence is past retention. An identity in use keeps its evidence. By ascending id, so
+        that each batch of ``limit`` is a fixed one."""
         return list(
             self._session.scalars(
                 select(VerifiedIdentityRow.id)
@@ -302,6 +309,7 @@ class SqlIdentityRepository:
                     VerifiedIdentityRow.revoked_at.is_not(None),
                     VerifiedIdentityRow.revoked_at < before,
                 )
+                .order_by(VerifiedIdentityRow.id)
                 .limit(limit)
             )
         )
