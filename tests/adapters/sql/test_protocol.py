@@ -13,7 +13,7 @@ import os
 import secrets
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from sesame.oidc.models import AuthorizationCode, Grant, RefreshToken
 from sesame.ports import WriteTurnTaken
 from sesame.services.audit import AuditService
 from sesame.services.sessions import SessionService
-from tests.adapters.sql.test_oidc_repository import race
+from tests.adapters.sql.test_oidc_repository import client, race
 from tests.app_support import verified_account
 
 
@@ -55,7 +55,7 @@ def person(container: Container, tenant: Tenant) -> Grant:
     account, _identity = verified_account(container, tenant, "lea@example.fr")
     now = container.clock.now()
     with container.uow() as uow:
-        uow.oidc.add_client(_client(container, tenant))
+        uow.oidc.add_client(client(tenant.id, "rp"))
         session = SessionService.open(
             uow, account, tenant, now, acr="eidas1", amr=["pwd"], ip="192.0.2.1", user_agent="pytest"
         ).session
@@ -92,13 +92,7 @@ def person(container: Container, tenant: Tenant) -> Grant:
     return grant
 
 
-def _client(container: Container, tenant: Tenant):  # type: ignore[no-untyped-def]
-    from tests.adapters.sql.test_oidc_repository import client
-
-    return client(tenant.id, "rp")
-
-
-def _refresh(grant: Grant, token_hash: str, now, **fields: object) -> RefreshToken:  # type: ignore[no-untyped-def]
+def _refresh(grant: Grant, token_hash: str, now: datetime, **fields: object) -> RefreshToken:
     return RefreshToken(
         token_hash=token_hash,
         grant_id=grant.id,
