@@ -15,8 +15,9 @@ No cookie authenticates anything here, so there is no CSRF token: another site c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, Request
@@ -33,6 +34,9 @@ from sesame.services.devices import ACTIVATION_CODE_DIGITS, DeviceError, offers_
 from sesame.web.deps import get_container, get_tenant
 from sesame.web.i18n import N_, gettext
 from sesame.web.session import request_context
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 router = APIRouter(tags=["device"])
 log = structlog.get_logger("sesame.web.api.devices")
@@ -257,7 +261,7 @@ def _plain_error(request: Request, status: int, code: str, message: str, details
     return JSONResponse(body, status_code=status)
 
 
-async def _parse(request: Request, model: type[BaseModel]) -> BaseModel | JSONResponse:
+async def _parse(request: Request, model: type[M]) -> M | JSONResponse:
     """The body as ``model``, or the JSON error to answer (nothing is echoed back: a password)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
@@ -276,6 +280,14 @@ async def _parse(request: Request, model: type[BaseModel]) -> BaseModel | JSONRe
         return _plain_error(
             request, 422, "invalid_input", N_("A field is missing or invalid: see the details."), details
         )
+
+
+async def _call(request: Request, work: Callable[..., T], /, *args: Any) -> T | JSONResponse:
+    """``work(*args)`` (a device service call) in the thread pool, or its refusal as JSON."""
+    try:
+        return await run_in_threadpool(work, *args)
+    except DeviceError as error:
+        return _device_error(request, error)
 
 
 def _device_out(tenant: Tenant, device: Device) -> DeviceOut:
@@ -324,14 +336,12 @@ async def start_activation(request: Request, tenant: Tenant = Depends(get_tenant
     body = await _parse(request, ActivationIn)
     if isinstance(body, JSONResponse):
         return body
-    assert isinstance(body, ActivationIn)
     container: Container = get_container(request)
-    try:
-        started = await run_in_threadpool(
-            container.devices.start_activation, tenant, body.email, body.password, request_context(request)
-        )
-    except DeviceError as error:
-        return _device_error(request, error)
+    started = await _call(
+        request, container.devices.start_activation, tenant, body.email, body.password, request_context(request)
+    )
+    if isinstance(started, JSONResponse):
+        return started
     out = ActivationOut(
         activation_id=started.activation_id,
         activation_token=started.token,
@@ -353,19 +363,18 @@ async def verify_code(request: Request, tenant: Tenant = Depends(get_tenant)) ->
     body = await _parse(request, CodeIn)
     if isinstance(body, JSONResponse):
         return body
-    assert isinstance(body, CodeIn)
     container: Container = get_container(request)
-    try:
-        await run_in_threadpool(
-            container.devices.verify_code,
-            tenant,
-            body.activation_id,
-            body.activation_token,
-            body.code,
-            request_context(request),
-        )
-    except DeviceError as error:
-        return _device_error(request, error)
+    done = await _call(
+        request,
+        container.devices.verify_code,
+        tenant,
+        body.activation_id,
+        body.activation_token,
+        body.code,
+        request_context(request),
+    )
+    if isinstance(done, JSONResponse):
+        return done
     return CodeOut(verified=True)
 
 
@@ -380,14 +389,17 @@ async def resend_code(request: Request, tenant: Tenant = Depends(get_tenant)) ->
     body = await _parse(request, ActivationStepIn)
     if isinstance(body, JSONResponse):
         return body
-    assert isinstance(body, ActivationStepIn)
     container: Container = get_container(request)
-    try:
-        expires = await run_in_threadpool(
-            container.devices.resend_code, tenant, body.activation_id, body.activation_token, request_context(request)
-        )
-    except DeviceError as error:
-        return _device_error(request, error)
+    expires = await _call(
+        request,
+        container.devices.resend_code,
+        tenant,
+        body.activation_id,
+        body.activation_token,
+        request_context(request),
+    )
+    if isinstance(expires, JSONResponse):
+        return expires
     return ResendOut(code_expires_at=expires)
 
 
@@ -403,21 +415,20 @@ async def register(request: Request, tenant: Tenant = Depends(get_tenant)) -> An
     body = await _parse(request, RegisterIn)
     if isinstance(body, JSONResponse):
         return body
-    assert isinstance(body, RegisterIn)
     container: Container = get_container(request)
-    try:
-        device = await run_in_threadpool(
-            container.devices.register,
-            tenant,
-            body.activation_id,
-            body.activation_token,
-            body.public_key.model_dump(),
-            body.pin,
-            body.label,
-            request_context(request),
-        )
-    except DeviceError as error:
-        return _device_error(request, error)
+    device = await _call(
+        request,
+        container.devices.register,
+        tenant,
+        body.activation_id,
+        body.activation_token,
+        body.public_key.model_dump(),
+        body.pin,
+        body.label,
+        request_context(request),
+    )
+    if isinstance(device, JSONResponse):
+        return device
     return JSONResponse(_device_out(tenant, device).model_dump(mode="json"), status_code=201)
 
 
@@ -435,14 +446,12 @@ async def pending(request: Request, tenant: Tenant = Depends(get_tenant)) -> Any
     body = await _parse(request, PendingIn)
     if isinstance(body, JSONResponse):
         return body
-    assert isinstance(body, PendingIn)
     container: Container = get_container(request)
-    try:
-        device = await run_in_threadpool(
-            container.devices.authenticate_device, tenant, body.device_id, body.timestamp, body.signature
-        )
-    except DeviceError as error:
-        return _device_error(request, error)
+    device = await _call(
+        request, container.devices.authenticate_device, tenant, body.device_id, body.timestamp, body.signature
+    )
+    if isinstance(device, JSONResponse):
+        return device
     waiting = await run_in_threadpool(container.approvals.pending_for_device, tenant, device)
     return PendingOut(
         device=_device_out(tenant, device),
@@ -463,7 +472,6 @@ async def decide(request: Request, tenant: Tenant = Depends(get_tenant)) -> Any:
     body = await _parse(request, DecisionIn)
     if isinstance(body, JSONResponse):
         return body
-    assert isinstance(body, DecisionIn)
     container: Container = get_container(request)
     answer = DeviceAnswer(
         device_id=body.device_id,
