@@ -35,6 +35,8 @@ BACK_TO = "to"
 
 ProofingFlow = Flow[ProofingState, ProofingContext]
 Action = Callable[[ProofingService, LiveSession, RequestContext], ProofingCase | str | None]
+#: A code's check: :data:`Action` with the code typed.
+CodeAction = Callable[[ProofingService, LiveSession, RequestContext, str], ProofingCase | str | None]
 
 
 # -- what the page gives ----------------------------------------------------------------------------
@@ -244,27 +246,42 @@ def mobile_code(flow: ProofingFlow, data: Mapping[str, str], env: StepEnv) -> St
     """The SMS code; or "send it again" (after the delay); or "change the number"."""
     if (back := _back(flow, data, env)) is not None:
         return back
+    return _code_or_a_new_one(
+        flow,
+        data,
+        env,
+        action="resend",
+        wait=lambda: _wait(flow, env, CodePurpose.MOBILE),
+        send=lambda service, live, context: service.resend_mobile_code(
+            env.uow, env.tenant, live.account, flow.context.case_id, context
+        ),
+        check=lambda service, live, context, code: service.verify_mobile(
+            env.uow, env.tenant, live.account.id, flow.context.case_id, code, context
+        ),
+    )
+
+
+def _code_or_a_new_one(
+    flow: ProofingFlow,
+    data: Mapping[str, str],
+    env: StepEnv,
+    *,
+    action: str,
+    wait: Callable[[], int],
+    send: Action,
+    check: CodeAction,
+) -> StepResult[ProofingState]:
+    """A step that takes a one-time code (``check``), or on ``action`` sends a new one
+    (``send``, once ``wait()`` seconds have passed and the day's SMS allow it)."""
     logged_in(env, flow.context.account_id)
-    if data.get(ACTION) == "resend":
-        if (refused := _sms_allowed(flow, env, _wait(flow, env, CodePurpose.MOBILE))) is not None:
+    if data.get(ACTION) == action:
+        if (refused := _sms_allowed(flow, env, wait())) is not None:
             return refused
-        return _run(
-            flow,
-            env,
-            lambda service, live, context: service.resend_mobile_code(
-                env.uow, env.tenant, live.account, flow.context.case_id, context
-            ),
-        )
+        return _run(flow, env, send)
     code = "".join(data.get("code", "").split())
     if not code:
         return Reject({"code": "required"})
-    return _run(
-        flow,
-        env,
-        lambda service, live, context: service.verify_mobile(
-            env.uow, env.tenant, live.account.id, flow.context.case_id, code[:20], context
-        ),
-    )
+    return _run(flow, env, lambda service, live, context: check(service, live, context, code[:20]))
 
 
 def address(flow: ProofingFlow, data: Mapping[str, str], env: StepEnv) -> StepResult[ProofingState]:
@@ -336,24 +353,16 @@ def waiting(flow: ProofingFlow, data: Mapping[str, str], env: StepEnv) -> StepRe
 
 def activation(flow: ProofingFlow, data: Mapping[str, str], env: StepEnv) -> StepResult[ProofingState]:
     """The activation code; or a new one once the first has expired."""
-    logged_in(env, flow.context.account_id)
-    if data.get(ACTION) == "renew":
-        if (refused := _sms_allowed(flow, env, 0)) is not None:
-            return refused
-        return _run(
-            flow,
-            env,
-            lambda service, live, context: service.new_activation_code(
-                env.uow, env.tenant, live.account, flow.context.case_id, context
-            ),
-        )
-    code = "".join(data.get("code", "").split())
-    if not code:
-        return Reject({"code": "required"})
-    return _run(
+    return _code_or_a_new_one(
         flow,
+        data,
         env,
-        lambda service, live, context: service.activate(
-            env.uow, env.tenant, live.account.id, flow.context.case_id, code[:20], context
+        action="renew",
+        wait=lambda: 0,
+        send=lambda service, live, context: service.new_activation_code(
+            env.uow, env.tenant, live.account, flow.context.case_id, context
+        ),
+        check=lambda service, live, context, code: service.activate(
+            env.uow, env.tenant, live.account.id, flow.context.case_id, code, context
         ),
     )
